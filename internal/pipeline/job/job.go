@@ -1,0 +1,92 @@
+// Package job defines the contract between an orchestrator (the local runner or the server)
+// and a job executor (the agent): what one job run needs, and what it reports back.
+//
+// A Request describes one job instance: a plain job, one matrix leg, or one slice of a
+// `parallel` strategy. The orchestrator has already evaluated everything that needs the run's
+// state (conditions of the job itself, `$[ ]` job variables that read dependencies), so an
+// executor needs nothing but the Request. Both types are JSON-serializable: the server sends
+// Requests to agents over HTTP.
+package job
+
+import "github.com/keystage/keystage/internal/pipeline/plan"
+
+// Result is the outcome of a step, job, stage or run, with Azure's names.
+type Result string
+
+// The results a step, job, stage or run can end with.
+const (
+	Succeeded           Result = "Succeeded"
+	SucceededWithIssues Result = "SucceededWithIssues"
+	Failed              Result = "Failed"
+	Canceled            Result = "Canceled"
+	Skipped             Result = "Skipped"
+)
+
+// Variable is a resolved variable handed to an executor.
+type Variable struct {
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Secret   bool   `json:"secret,omitempty"`
+	ReadOnly bool   `json:"readonly,omitempty"`
+}
+
+// Request is one job instance to execute.
+type Request struct {
+	// Identity of the run and the job instance (predefined variables derive from these).
+	RunID            int64  `json:"runId"`   // Build.BuildId
+	RunName          string `json:"runName"` // Build.BuildNumber
+	PipelineName     string `json:"pipelineName,omitempty"`
+	StageName        string `json:"stageName"`
+	StageDisplayName string `json:"stageDisplayName,omitempty"`
+	StageAttempt     int    `json:"stageAttempt"`
+	// JobName is the job's identifier; for a matrix leg it is "{job}_{leg}" or as the
+	// orchestrator names legs; JobDisplayName is what logs show ("Build linux").
+	JobName        string `json:"jobName"`
+	JobDisplayName string `json:"jobDisplayName,omitempty"`
+	JobAttempt     int    `json:"jobAttempt"`
+	// JobID is a GUID, System.JobId.
+	JobID              string `json:"jobId"`
+	JobPositionInPhase int    `json:"jobPositionInPhase,omitempty"`
+	TotalJobsInPhase   int    `json:"totalJobsInPhase,omitempty"`
+
+	// Job is the compiled job: steps, timeouts, workspace settings.
+	Job plan.Job `json:"job"`
+
+	// Variables are the job's variables in increasing precedence (root, stage, job, matrix
+	// leg, queue-time, then orchestrator-provided system variables); later entries override
+	// earlier ones with the same case-insensitive name. Values may still hold `$(macros)`;
+	// the executor expands them recursively at job start. `$[ ]` values are already evaluated.
+	Variables []Variable `json:"variables"`
+
+	// Repository is the primary (self) repository to check out.
+	Repository Repository `json:"repository"`
+}
+
+// Repository describes the `self` repository of a run.
+type Repository struct {
+	Name     string `json:"name,omitempty"`
+	URI      string `json:"uri,omitempty"`      // clone URL, or a local path for local runs
+	Provider string `json:"provider,omitempty"` // e.g. "Git", "TfsGit"
+	Branch   string `json:"branch,omitempty"`   // refs/heads/main
+	Commit   string `json:"commit,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Report is what an executor returns when a job instance ends.
+type Report struct {
+	Result Result `json:"result"`
+	// Outputs are output variables set with isOutput=true, keyed "{stepName}.{variable}".
+	Outputs []Variable `json:"outputs,omitempty"`
+	// Steps summarizes each step in order (for timelines and run summaries).
+	Steps []StepReport `json:"steps,omitempty"`
+	// Issues counts errors and warnings logged by the job.
+	Errors   int `json:"errors,omitempty"`
+	Warnings int `json:"warnings,omitempty"`
+}
+
+// StepReport is the outcome of one step.
+type StepReport struct {
+	Name        string `json:"name,omitempty"`
+	DisplayName string `json:"displayName"`
+	Result      Result `json:"result"`
+}
