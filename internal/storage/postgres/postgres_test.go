@@ -25,16 +25,5 @@ func TestConformance(t *testing.T) {
 func BenchmarkGet(b *testing.B) {
 	db := openTest(b)
 	defer db.Close()
-	ctx := context.Background()
-	if err := db.Put(ctx, "kv/vault/secrets/name", make([]byte, 200)); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := db.Get(ctx, "kv/vault/secrets/name"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	storagetest.BenchGet(b, db)
 }

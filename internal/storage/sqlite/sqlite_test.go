@@ -177,18 +177,7 @@ func killChild(path string) {
 func BenchmarkGet(b *testing.B) {
 	db := openTemp(b)
 	defer db.Close()
-	ctx := context.Background()
-	if err := db.Put(ctx, "kv/vault/secrets/name", make([]byte, 200)); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := db.Get(ctx, "kv/vault/secrets/name"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	storagetest.BenchGet(b, db)
 }
 
 // BenchmarkPutParallel measures durable writes from many goroutines (group commit).
