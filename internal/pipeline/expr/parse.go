@@ -145,9 +145,6 @@ func (p *parser) errAt(t token, msg string) *SyntaxError {
 	if t.kind == tkEOF {
 		return &SyntaxError{Msg: "Unexpected end of expression", Expr: p.src}
 	}
-	if t.kind == tkBad {
-		msg = "Unrecognized value"
-	}
 	return &SyntaxError{
 		Msg:    msg,
 		Token:  t.raw,
@@ -181,6 +178,9 @@ func (p *parser) parseOperand(depth int) (node, error) {
 			p.unrecognized = p.errAt(t, "Unrecognized named-value")
 		}
 		return p.parseAccessors(&named{name: t.raw, key: fold(t.raw)}, depth)
+	case tkBad:
+		// Text that is no token at all, where a value should start.
+		return nil, p.errAt(t, "Unrecognized value")
 	default:
 		return nil, p.errAt(t, "Unexpected symbol")
 	}
@@ -249,6 +249,8 @@ func (p *parser) parseAccessors(base node, depth int) (node, error) {
 			}
 			p.advance()
 			switch p.tok.kind {
+			case tkBad:
+				return nil, p.errAt(p.tok, "Unrecognized value")
 			case tkStar:
 				base = &index{base: base, wildcard: true}
 			case tkKeyword, tkBool, tkNull:
