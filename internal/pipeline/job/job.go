@@ -82,6 +82,30 @@ type Report struct {
 	// Issues counts errors and warnings logged by the job.
 	Errors   int `json:"errors,omitempty"`
 	Warnings int `json:"warnings,omitempty"`
+	// BuildNumber is the run name a step set with ##vso[build.updatebuildnumber]; empty
+	// when no step changed it. The orchestrator applies it to the run.
+	BuildNumber string `json:"buildNumber,omitempty"`
+	// Tags are the run tags steps added with ##vso[build.addbuildtag], in order, without
+	// duplicates.
+	Tags []string `json:"tags,omitempty"`
+	// Attachments are files steps attached with ##vso[task.uploadfile],
+	// ##vso[task.addattachment], ##vso[task.uploadsummary] or ##vso[build.uploadlog]. The
+	// executor has copied each into its work folder, so Path outlives the job's temp files.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is a file a step attached to the run's timeline.
+type Attachment struct {
+	// Type is the attachment type: "DistributedTask.Core.FileAttachment" for uploadfile,
+	// "DistributedTask.Core.Summary" for uploadsummary, "DistributedTask.Core.Log" for
+	// uploadlog, or the type given to addattachment.
+	Type string `json:"type"`
+	// Name is the attachment name (the file name unless addattachment named it).
+	Name string `json:"name"`
+	// Path is the copy on the executor's machine.
+	Path string `json:"path"`
+	// Step is the display name of the step that attached it.
+	Step string `json:"step,omitempty"`
 }
 
 // StepReport is the outcome of one step.
