@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,9 @@ func (m *testMasker) AddSecret(v string) {
 func (m *testMasker) MaskLine(line string) string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, s := range m.secrets {
+	secrets := append([]string(nil), m.secrets...)
+	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+	for _, s := range secrets {
 		line = strings.ReplaceAll(line, s, "***")
 	}
 	return line
