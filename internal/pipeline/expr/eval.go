@@ -50,6 +50,20 @@ func (c *Context) SetLookup(name string, lookup func(key string) (Value, bool)) 
 	c.set(name, namedValue{lookup: lookup})
 }
 
+// Clone returns a copy of c whose named values can be changed without affecting c, e.g.
+// to bind an `each` loop variable for one iteration.
+func (c *Context) Clone() *Context {
+	if c == nil {
+		return &Context{}
+	}
+	d := *c
+	d.named = make(map[string]namedValue, len(c.named)+1)
+	for k, v := range c.named {
+		d.named[k] = v
+	}
+	return &d
+}
+
 func (c *Context) set(name string, nv namedValue) {
 	if c.named == nil {
 		c.named = map[string]namedValue{}

@@ -343,3 +343,22 @@ func TestLookupNamedValue(t *testing.T) {
 		{"wildcard is an error", "variables.*", "", 0, "can only be used with an index"},
 	})
 }
+
+func TestContextClone(t *testing.T) {
+	base := &Context{}
+	base.Set("a", String("1"))
+	child := base.Clone()
+	child.Set("a", String("2"))
+	child.Set("b", String("3"))
+	e, _ := Parse("format('{0}{1}', a, b)")
+	if v, _ := e.Eval(base); v.String() != "1" {
+		t.Errorf("base sees %q, want 1", v)
+	}
+	if v, _ := e.Eval(child); v.String() != "23" {
+		t.Errorf("child sees %q, want 23", v)
+	}
+	var nilCtx *Context
+	if nilCtx.Clone() == nil {
+		t.Error("Clone of nil returned nil")
+	}
+}

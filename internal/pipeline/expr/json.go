@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -33,7 +34,11 @@ func jsonValue(b *strings.Builder, v Value, indent string, depth, limit int) boo
 			b.WriteString("false")
 		}
 	case KindNumber:
-		b.WriteString(formatNumber(v.num))
+		if math.IsInf(v.num, 0) || math.IsNaN(v.num) {
+			jsonString(b, formatNumber(v.num)) // JSON has no literal for these
+		} else {
+			b.WriteString(formatNumber(v.num))
+		}
 	case KindArray:
 		items := v.ref.(*arrayData).items
 		if len(items) == 0 {

@@ -16,6 +16,7 @@ func ExpandMacros(s string, lookup func(name string) (string, bool)) string {
 		return s
 	}
 	var b strings.Builder
+	b.Grow(len(s))
 	i := 0 // next byte of s not yet copied
 	for {
 		open := strings.Index(s[i:], "$(")

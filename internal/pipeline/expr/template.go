@@ -105,6 +105,17 @@ func (t *Template) IsLiteral() bool {
 	return true
 }
 
+// Exprs returns the template's expressions in order, e.g. to check what they reference.
+func (t *Template) Exprs() []*Expr {
+	var out []*Expr
+	for _, p := range t.parts {
+		if p.expr != nil {
+			out = append(out, p.expr)
+		}
+	}
+	return out
+}
+
 // Source returns the scalar the template was parsed from.
 func (t *Template) Source() string { return t.src }
 

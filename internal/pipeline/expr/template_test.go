@@ -80,6 +80,13 @@ func TestTemplate(t *testing.T) {
 			}
 		})
 	}
+	tpl, err := ParseTemplate("${{ a }}-${{ 'lit' }}-${{ b }}", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tpl.Exprs(); len(got) != 3 || got[0].String() != "a" || got[2].String() != "b" {
+		t.Errorf("Exprs() = %v", got)
+	}
 	if !HasTemplate("a ${{ b }}") || HasTemplate("a $(b) $[ c ]") {
 		t.Error("HasTemplate misjudged")
 	}
