@@ -253,10 +253,23 @@ func compareFold(a, b string) int {
 	}
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // indexFold returns the byte index of the first match of sub in s ignoring case, or -1.
 func indexFold(s, sub string) int {
 	if sub == "" {
 		return 0
+	}
+	if isASCII(s) && isASCII(sub) {
+		// Upper-casing ASCII keeps byte offsets, so the fast substring search applies.
+		return strings.Index(fold(s), fold(sub))
 	}
 	for i := 0; i < len(s); {
 		if n := prefixFoldLen(s[i:], sub); n >= 0 {

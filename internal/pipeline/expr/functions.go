@@ -320,7 +320,35 @@ func fnReplace(st *evalState, args []node) (Value, error) {
 	if old == "" {
 		return Value{}, errors.New("replace: the string to replace must not be empty")
 	}
+	out, ok := replaceFold(s, old, repl, maxResultLen)
+	if !ok {
+		return Value{}, st.memoryError()
+	}
+	return String(out), nil
+}
+
+// replaceFold replaces every occurrence of old in s, matched ignoring case, with repl. ok
+// is false when the result would exceed limit.
+func replaceFold(s, old, repl string, limit int) (string, bool) {
 	var b strings.Builder
+	if isASCII(s) && isASCII(old) {
+		fs, fo := fold(s), fold(old)
+		i := 0
+		for {
+			j := strings.Index(fs[i:], fo)
+			if j < 0 {
+				break
+			}
+			b.WriteString(s[i : i+j])
+			b.WriteString(repl)
+			if b.Len() > limit {
+				return "", false
+			}
+			i += j + len(old)
+		}
+		b.WriteString(s[i:])
+		return b.String(), b.Len() <= limit
+	}
 	for {
 		i := indexFold(s, old)
 		if i < 0 {
@@ -330,15 +358,12 @@ func fnReplace(st *evalState, args []node) (Value, error) {
 		n := prefixFoldLen(s[i:], old)
 		b.WriteString(s[:i])
 		b.WriteString(repl)
-		if b.Len() > maxResultLen {
-			return Value{}, st.memoryError()
+		if b.Len() > limit {
+			return "", false
 		}
 		s = s[i+n:]
 	}
-	if b.Len() > maxResultLen {
-		return Value{}, st.memoryError()
-	}
-	return String(b.String()), nil
+	return b.String(), b.Len() <= limit
 }
 
 // split cuts the first parameter at every occurrence of the second (a string separator,
