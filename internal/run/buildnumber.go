@@ -142,7 +142,7 @@ func formatDate(t time.Time, spec string) (string, bool) {
 	if strings.ContainsAny(spec, "{}") {
 		return "", false
 	}
-	x, err := expr.Parse("format('{0:" + strings.ReplaceAll(spec, "'", "''") + "}', pipeline.startTime)")
+	x, err := expr.Parse("format('{0:" + strings.ReplaceAll(escapeDateLiterals(spec), "'", "''") + "}', pipeline.startTime)")
 	if err != nil {
 		return "", false
 	}
@@ -155,4 +155,29 @@ func formatDate(t time.Time, spec string) (string, bool) {
 		return "", false
 	}
 	return v.ToString()
+}
+
+// escapeDateLiterals backslash-escapes what .NET's DateTime.ToString copies literally (any
+// character that is not a format letter, and 'quoted' text), because expr's format() only
+// accepts format letters, escapes and spaces.
+func escapeDateLiterals(spec string) string {
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(spec); i++ {
+		c := spec[i]
+		switch {
+		case c == '\\' && i+1 < len(spec):
+			b.WriteByte(c)
+			b.WriteByte(spec[i+1])
+			i++
+		case c == '\'' || c == '"':
+			quoted = !quoted
+		case quoted || !strings.ContainsRune("yMdHhmsfFzKtg ", rune(c)):
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }

@@ -29,6 +29,11 @@ func (s *State) check() error {
 	if !validStatus(s.Status) {
 		return fmt.Errorf("bad run status %q", s.Status)
 	}
+	if len(s.Plan.Stages) > 0 {
+		if err := checkGraphs(s.Plan); err != nil {
+			return err
+		}
+	}
 	if len(s.Stages) != len(s.Plan.Stages) || len(s.Stages) == 0 {
 		return errors.New("stages do not match the plan")
 	}

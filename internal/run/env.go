@@ -18,8 +18,8 @@ type evalEnv struct {
 	// deps is `dependencies`: the direct dependencies (stages for a stage expression, jobs of
 	// the same stage for a job expression).
 	deps []depEntry
-	// stageDeps is `stageDependencies` (job expressions only): the direct dependencies of the
-	// job's stage, each with its jobs.
+	// stageDeps is `stageDependencies`: the direct dependencies of the job's stage (of the
+	// stage itself for stage variables), each with its jobs. Conditions of stages cannot use it.
 	stageDeps []stageDepEntry
 	// status answers the status functions over every direct and indirect dependency: Azure
 	// documents that the default succeeded() "applies not only to direct dependencies, but to
@@ -114,6 +114,7 @@ func (s *State) stageEnv(st *StageState, stageVars []job.Variable) *evalEnv {
 	for _, d := range st.DependsOn {
 		e.deps = append(e.deps, s.stageDep(s.Stage(d)))
 	}
+	e.stageDeps = s.stageDeps(st)
 	e.status.Kind = "stage"
 	e.order, e.status.Results = ancestors(st.Name, func(name string) ([]string, job.Result) {
 		x := s.Stage(name)
@@ -130,23 +131,31 @@ func (s *State) jobEnv(st *StageState, js *JobState, jobVars []job.Variable) *ev
 	scoped = append(scoped, jobVars...)
 	sys := append(stageSystemVariables(st), phaseSystemVariables(js)...)
 	e := s.baseEnv(s.Variables, scoped, sys)
+	e.status.Canceling = st.Canceled
 	for _, d := range js.DependsOn {
 		e.deps = append(e.deps, jobDep(st.Job(d), false))
 	}
-	for _, d := range st.DependsOn {
-		ds := s.Stage(d)
-		sd := stageDepEntry{name: ds.Name, result: ds.Result}
-		for _, j := range ds.Jobs {
-			sd.jobs = append(sd.jobs, jobDep(j, false))
-		}
-		e.stageDeps = append(e.stageDeps, sd)
-	}
+	e.stageDeps = s.stageDeps(st)
 	e.status.Kind = "job"
 	e.order, e.status.Results = ancestors(js.Name, func(name string) ([]string, job.Result) {
 		x := st.Job(name)
 		return x.DependsOn, x.Result
 	}, js.DependsOn)
 	return e
+}
+
+// stageDeps is `stageDependencies` for expressions in or under stage st.
+func (s *State) stageDeps(st *StageState) []stageDepEntry {
+	var out []stageDepEntry
+	for _, d := range st.DependsOn {
+		ds := s.Stage(d)
+		sd := stageDepEntry{name: ds.Name, result: ds.Result}
+		for _, j := range ds.Jobs {
+			sd.jobs = append(sd.jobs, jobDep(j, false))
+		}
+		out = append(out, sd)
+	}
+	return out
 }
 
 // stageDep is a completed stage as its dependents see it.

@@ -108,12 +108,14 @@ func (s *State) JobFinished(id string, rep job.Report, now time.Time) error {
 	return nil
 }
 
-// Cancel cancels the run with Azure's semantics: running job instances are asked to cancel
-// (CancelJob), matrix legs waiting for a slot end Canceled, and every stage and job that has
-// not started yet has its condition evaluated as usual when its dependencies complete, with
-// canceled() true and succeeded(), failed() and succeededOrFailed() false, so only those
-// whose condition allows it (always(), canceled(), or one that ignores job status) still
-// run. The run's result is Canceled. Cancel on a completed or already canceled run does
+// Cancel cancels the run with Azure's semantics. In the stages in progress, running job
+// instances are asked to cancel (CancelJob), matrix legs waiting for a slot end Canceled, and
+// the jobs that have not started yet have their conditions evaluated as usual when their
+// dependencies complete, with canceled() true and succeeded(), failed() and
+// succeededOrFailed() false. Stages that have not started are treated the same way, so only
+// those whose condition allows it (always(), canceled(), or one that ignores job status)
+// still run; such a stage then runs its jobs as in a run that was not canceled. The run's
+// result is Canceled. Cancel on a completed or already canceled run does
 // nothing. Call Next afterwards.
 func (s *State) Cancel(now time.Time) {
 	if s.Status == Completed || s.Canceled {
@@ -123,6 +125,10 @@ func (s *State) Cancel(now time.Time) {
 	s.Canceled = true
 	s.CancelTime = now
 	for _, st := range s.Stages {
+		if st.Status != InProgress {
+			continue
+		}
+		st.Canceled = true
 		for _, js := range st.Jobs {
 			if js.Status != InProgress {
 				continue
@@ -348,27 +354,23 @@ func (s *State) finishJob(js *JobState, now time.Time) {
 	js.Status, js.Result, js.FinishTime = Completed, aggregate(rs), now
 }
 
-// stageResult combines the results of a stage's jobs. A Canceled job fails the stage unless
-// the run was canceled (a job timeout is a failure); a stage that ran during a run
-// cancellation and lost jobs to it is Canceled.
+// stageResult combines the results of a stage's jobs. A Canceled job fails a stage that was
+// not canceled (a job timeout is a failure); a stage that was running when the run was
+// canceled ends Canceled unless a job failed.
 func (s *State) stageResult(st *StageState) job.Result {
 	rs := make([]job.Result, 0, len(st.Jobs))
-	lostToCancel := false
 	for _, js := range st.Jobs {
 		if !js.Selected {
 			continue
 		}
 		r := js.Result
-		if r == job.Canceled && !s.Canceled {
+		if r == job.Canceled && !st.Canceled {
 			r = job.Failed
-		}
-		if r == job.Canceled || r == job.Skipped && s.Canceled && js.FinishTime.After(s.CancelTime.Add(-time.Nanosecond)) {
-			lostToCancel = true
 		}
 		rs = append(rs, r)
 	}
 	r := aggregate(rs)
-	if lostToCancel && r != job.Failed {
+	if st.Canceled && r != job.Failed {
 		return job.Canceled
 	}
 	return r

@@ -88,6 +88,10 @@ type StageState struct {
 	Reason string `json:"reason,omitempty"`
 	// Variables are the stage's own variables, `$[ ]` values evaluated at stage start.
 	Variables []job.Variable `json:"variables,omitempty"`
+	// Canceled is set when the run was canceled while this stage was in progress. The
+	// status functions of its jobs' conditions then see a canceled run; a stage that starts
+	// after the cancel (its own condition allowed it) runs its jobs normally.
+	Canceled bool `json:"canceled,omitempty"`
 
 	StartTime  time.Time `json:"startTime,omitzero"`
 	FinishTime time.Time `json:"finishTime,omitzero"`
