@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keystage/keystage/internal/barrier"
+	"github.com/keystage/keystage/internal/datadir"
+	"github.com/keystage/keystage/internal/server"
+)
+
+// newServeCommand is `keystage serve`: flags and environment to server.Config.
+func newServeCommand(stderr io.Writer, getenv func(string) string) *cobra.Command {
+	var (
+		cfg         server.Config
+		rootKeyFile string
+		logLevel    string
+		logFormat   string
+		extraNames  []string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Keystage server (identity provider, ARM, Key Vault, Pipelines) on one HTTPS listener",
+		Long: `Run the Keystage server.
+
+On first start it creates, in the data directory: a SQLite database (unless --database
+names a PostgreSQL server), a root key file (root.key, mode 0600) that seals everything
+stored, a local certificate authority (ca.pem, for SSL_CERT_FILE), a default tenant and
+subscription, and an administrator credential (admin.json, mode 0600) that
+'keystage login' on this machine picks up.
+
+Every flag can also be set through the environment variable shown in its help.
+In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) or
+--root-key-file instead of keeping it next to the database.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := newLogger(stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = log
+			cfg.ExtraNames = extraNames
+			switch {
+			case rootKeyFile != "":
+				if cfg.RootKey, err = barrier.ReadRootKeyFile(rootKeyFile); err != nil {
+					return err
+				}
+			case getenv("KEYSTAGE_ROOT_KEY") != "":
+				if cfg.RootKey, err = barrier.ParseRootKey(getenv("KEYSTAGE_ROOT_KEY")); err != nil {
+					return fmt.Errorf("KEYSTAGE_ROOT_KEY: %w", err)
+				}
+			}
+			srv, err := server.New(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "Keystage is serving at %s (data directory %s)\n", srv.URL(), cfg.DataDir)
+			return srv.Serve(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", envOr(getenv, "KEYSTAGE_ADDR", server.DefaultAddr), "listen address (KEYSTAGE_ADDR)")
+	f.StringVar(&cfg.DataDir, "data-dir", datadir.Default(getenv), "data directory (KEYSTAGE_DATA_DIR; default $XDG_DATA_HOME/keystage or ~/.local/share/keystage)")
+	f.StringVar(&cfg.Database, "database", getenv("KEYSTAGE_DATABASE"), "PostgreSQL DSN, e.g. postgres://user@host/db; empty means SQLite in the data directory (KEYSTAGE_DATABASE)")
+	f.StringVar(&cfg.Hostname, "hostname", envOr(getenv, "KEYSTAGE_HOSTNAME", server.DefaultHostname), "host name clients use to reach the server (KEYSTAGE_HOSTNAME)")
+	f.StringVar(&cfg.VaultSuffix, "vault-suffix", envOr(getenv, "KEYSTAGE_VAULT_SUFFIX", server.DefaultVaultSuffix), "DNS suffix of vault host names: vault NAME is https://NAME.SUFFIX:PORT (KEYSTAGE_VAULT_SUFFIX)")
+	f.StringSliceVar(&extraNames, "tls-name", nil, "extra DNS name or IP address for the server certificate (repeatable)")
+	f.StringVar(&rootKeyFile, "root-key-file", "", "read the root key from this file instead of DATA_DIR/root.key (KEYSTAGE_ROOT_KEY gives it directly)")
+	f.StringVar(&logLevel, "log-level", envOr(getenv, "KEYSTAGE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (KEYSTAGE_LOG_LEVEL)")
+	f.StringVar(&logFormat, "log-format", envOr(getenv, "KEYSTAGE_LOG_FORMAT", "text"), "log format: text or json (KEYSTAGE_LOG_FORMAT)")
+	return cmd
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
