@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/keystage/keystage/internal/pipeline/job"
@@ -104,6 +105,14 @@ func (s *State) JobFinished(id string, rep job.Report, now time.Time) error {
 	}
 	rep.Outputs = append([]job.Variable(nil), rep.Outputs...)
 	in.Report = &rep
+	if rep.BuildNumber != "" {
+		s.BuildNumber = rep.BuildNumber
+	}
+	for _, tag := range rep.Tags {
+		if !slices.Contains(s.Tags, tag) {
+			s.Tags = append(s.Tags, tag)
+		}
+	}
 	s.completeInstance(st, js, in, r, now, &s.Outbox)
 	return nil
 }

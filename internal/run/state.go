@@ -48,8 +48,11 @@ type State struct {
 	Status Status `json:"status"`
 	// Result is set when Status is Completed: Succeeded, SucceededWithIssues, Failed or Canceled.
 	Result job.Result `json:"result,omitempty"`
-	// BuildNumber is the run name (Build.BuildNumber) computed from Plan.Name at New.
+	// BuildNumber is the run name (Build.BuildNumber) computed from Plan.Name at New; a job
+	// that sets ##vso[build.updatebuildnumber] changes it for the jobs that start later.
 	BuildNumber string `json:"buildNumber"`
+	// Tags are the run tags jobs added with ##vso[build.addbuildtag], in order, once each.
+	Tags []string `json:"tags,omitempty"`
 
 	QueueTime  time.Time `json:"queueTime"`
 	StartTime  time.Time `json:"startTime,omitzero"`

@@ -29,6 +29,9 @@ type instanceInfo struct {
 
 func infoOf(req job.Request) instanceInfo {
 	get := func(n string) string { v, _ := lookup(req, n); return v.Value }
+	if req.InstanceName != get("System.JobName") || req.PhaseName != get("System.PhaseName") {
+		return instanceInfo{JobName: "request fields disagree with variables"}
+	}
 	return instanceInfo{
 		JobName: req.JobName, DisplayName: req.JobDisplayName, SystemJobName: get("System.JobName"),
 		Identifier: get("System.JobIdentifier"), Position: req.JobPositionInPhase, Total: req.TotalJobsInPhase,

@@ -309,3 +309,20 @@ func TestVariableErrors(t *testing.T) {
 		tr.has(t, "done S/J Skipped", "stage S Failed", "stage T Skipped", "run Failed")
 	})
 }
+
+func TestBuildNumberAndTagsFromJobs(t *testing.T) {
+	p := plan.Plan{Name: "$(Rev:r)", Stages: []plan.Stage{
+		stage("A", nil, pjob("J")),
+		stage("B", []string{"A"}, pjob("J")),
+	}}
+	tr := driver{script: script{"A/J": {Result: job.Succeeded, BuildNumber: "1.2.3", Tags: []string{"x", "y", "x"}}}}.drive(t, mustNew(t, p, run.Options{}))
+	if got := tr.requests["A/J"].RunName; got != "1" {
+		t.Errorf("first job run name %q, want 1", got)
+	}
+	if v, _ := lookup(tr.requests["B/J"], "Build.BuildNumber"); v.Value != "1.2.3" || tr.requests["B/J"].RunName != "1.2.3" {
+		t.Errorf("later job build number %q / %q, want 1.2.3", v.Value, tr.requests["B/J"].RunName)
+	}
+	if got := strings.Join(tr.state.Tags, ","); got != "x,y" || tr.state.BuildNumber != "1.2.3" {
+		t.Errorf("tags %q, build number %q", got, tr.state.BuildNumber)
+	}
+}

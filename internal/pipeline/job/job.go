@@ -48,6 +48,16 @@ type Request struct {
 	JobID              string `json:"jobId"`
 	JobPositionInPhase int    `json:"jobPositionInPhase,omitempty"`
 	TotalJobsInPhase   int    `json:"totalJobsInPhase,omitempty"`
+	// PhaseName and PhaseDisplayName name the plan job the instance belongs to
+	// (System.PhaseName, System.PhaseDisplayName: "Build"), where JobName and JobDisplayName
+	// name the instance ("Build_linux", "Build linux"). InstanceName is System.JobName:
+	// "__default" for a job without strategy, the matrix leg name ("linux"), or "Job1",
+	// "Job2", ... for `parallel` slices; System.JobIdentifier is
+	// "{StageName}.{PhaseName}.{InstanceName}" ("{PhaseName}.{InstanceName}" in the implicit
+	// stage "__default"). Empty values mean JobName, JobDisplayName and "__default".
+	PhaseName        string `json:"phaseName,omitempty"`
+	PhaseDisplayName string `json:"phaseDisplayName,omitempty"`
+	InstanceName     string `json:"instanceName,omitempty"`
 
 	// Job is the compiled job: steps, timeouts, workspace settings.
 	Job plan.Job `json:"job"`
