@@ -15,11 +15,11 @@ import (
 // rootKey returns the configured root key, or the key file's. A missing key file is created
 // only for a database that has never been initialized: for an existing one, a lost key must
 // fail closed rather than be replaced.
-func (s *Server) rootKey(ctx context.Context, phys storage.Backend) ([]byte, error) {
-	if s.cfg.RootKey != nil {
-		return s.cfg.RootKey, nil
+func loadRootKey(ctx context.Context, cfg Config, phys storage.Backend) ([]byte, error) {
+	if cfg.RootKey != nil {
+		return cfg.RootKey, nil
 	}
-	path := filepath.Join(s.cfg.DataDir, "root.key")
+	path := filepath.Join(cfg.DataDir, "root.key")
 	key, err := barrier.ReadRootKeyFile(path)
 	if err == nil {
 		return key, nil
@@ -38,7 +38,7 @@ func (s *Server) rootKey(ctx context.Context, phys storage.Backend) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s.log.Info("generated a new root key", "path", path)
+	cfg.Logger.Info("generated a new root key", "path", path)
 	return key, nil
 }
 
@@ -78,4 +78,41 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// openStore opens the physical backend named by cfg and unseals it with the root key,
+// initializing a fresh database.
+func openStore(ctx context.Context, cfg Config, create bool) (*barrier.Barrier, error) {
+	phys, err := openPhysical(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	key, err := loadRootKey(ctx, cfg, phys)
+	if err == nil {
+		var b *barrier.Barrier
+		if b, err = barrier.Open(ctx, phys, key, barrier.Options{Create: create}); err == nil {
+			return b, nil
+		}
+		err = fmt.Errorf("server: %w", err)
+	}
+	phys.Close()
+	return nil, err
+}
+
+// RotateKey adds a new data-key term to the barrier of the database cfg names and returns
+// it. It works while a server is running on the same database: servers pick up the new
+// term when they first meet it.
+func RotateKey(ctx context.Context, cfg Config) (uint32, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Database == "" {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "keystage.db")); err != nil {
+			return 0, fmt.Errorf("server: rotate key: no Keystage database in %s: %w", cfg.DataDir, err)
+		}
+	}
+	store, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return 0, err
+	}
+	defer store.Close()
+	return store.Rotate(ctx)
 }

@@ -62,6 +62,26 @@ type Config struct {
 	Now func() time.Time
 }
 
+func (cfg Config) withDefaults() Config {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = DefaultHostname
+	}
+	if cfg.VaultSuffix == "" {
+		cfg.VaultSuffix = DefaultVaultSuffix
+	}
+	cfg.VaultSuffix = strings.ToLower(strings.Trim(cfg.VaultSuffix, "."))
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return cfg
+}
+
 // Server is a running Keystage server. Create it with New, run it with Serve, and stop it by
 // canceling Serve's context.
 type Server struct {
@@ -84,22 +104,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("server: no data directory")
 	}
-	if cfg.Addr == "" {
-		cfg.Addr = DefaultAddr
-	}
-	if cfg.Hostname == "" {
-		cfg.Hostname = DefaultHostname
-	}
-	if cfg.VaultSuffix == "" {
-		cfg.VaultSuffix = DefaultVaultSuffix
-	}
-	cfg.VaultSuffix = strings.ToLower(strings.Trim(cfg.VaultSuffix, "."))
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg = cfg.withDefaults()
 	s = &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, registry: prometheus.NewRegistry()}
 	var closers []func() error
 	defer func() {
@@ -122,18 +127,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	closers = append(closers, s.ln.Close)
 	s.url = publicURL(cfg.Hostname, s.ln.Addr())
 
-	phys, err := openPhysical(ctx, cfg)
-	if err != nil {
+	if s.store, err = openStore(ctx, cfg, true); err != nil {
 		return nil, err
 	}
-	closers = append(closers, phys.Close)
-	rootKey, err := s.rootKey(ctx, phys)
-	if err != nil {
-		return nil, err
-	}
-	if s.store, err = barrier.Open(ctx, phys, rootKey, barrier.Options{Create: true}); err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
+	closers = append(closers, s.store.Close)
 	if err := s.bootstrapTLS(ctx); err != nil {
 		return nil, err
 	}

@@ -115,3 +115,33 @@ func firstLine(b []byte) string {
 	s, _, _ := strings.Cut(string(b), "\n")
 	return s
 }
+
+func TestRotateKeyKeepsDataReadable(t *testing.T) {
+	dir := t.TempDir()
+	cycle := func() {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := server.New(context.Background(), server.Config{Listener: ln, DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := s.Serve(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := server.RotateKey(context.Background(), server.Config{DataDir: filepath.Join(dir, "nowhere")}); err == nil {
+		t.Error("RotateKey on an empty directory succeeded")
+	}
+	cycle()
+	for want := uint32(2); want <= 3; want++ {
+		term, err := server.RotateKey(context.Background(), server.Config{DataDir: dir})
+		if err != nil || term != want {
+			t.Fatalf("RotateKey = %d, %v; want %d", term, err, want)
+		}
+	}
+	cycle() // the server reads what earlier terms sealed (the CA, the bootstrap records)
+}
