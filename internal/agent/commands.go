@@ -120,7 +120,7 @@ func (s *stepRun) execute(op logcmd.Op, opts logcmd.Options) error {
 		return s.setVariable(c, opts, true)
 	case logcmd.SetSecret:
 		for _, v := range logcmd.SecretValues(c.Value, opts) {
-			j.masker.AddSecret(v)
+			j.addSecret(v)
 		}
 	case logcmd.LogIssue:
 		if c.SourcePath != "" {
@@ -198,7 +198,7 @@ func (s *stepRun) setVariable(c logcmd.SetVariable, opts logcmd.Options, restric
 			return err
 		}
 		for _, v := range logcmd.SecretValues(c.Value, opts) {
-			j.masker.AddSecret(v)
+			j.addSecret(v)
 		}
 	}
 	if restricted && !s.settable(c.Name) {

@@ -16,28 +16,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keystage/keystage/internal/mask"
 	"github.com/keystage/keystage/internal/pipeline/job"
 	"github.com/keystage/keystage/internal/task"
 )
 
-// Masker hides secret values in log lines; internal/mask provides the implementation. One
-// Masker serves one job. Implementations are safe for concurrent use.
-type Masker interface {
-	// AddSecret registers a value to mask in lines masked from now on.
-	AddSecret(value string)
-	// MaskLine returns line with every registered secret replaced by "***".
-	MaskLine(line string) string
-}
-
-// Config configures an Executor. WorkFolder, Tasks and NewMasker are required.
+// Config configures an Executor. WorkFolder and Tasks are required.
 type Config struct {
 	// WorkFolder is the agent's work directory (`_work`): build directories, _temp, _tool and
 	// _tasks live below it.
 	WorkFolder string
 	// Tasks is the task registry, usually task.Builtins(). Lookups ignore name case.
 	Tasks []task.Task
-	// NewMasker returns a fresh masker for each job.
-	NewMasker func() Masker
+	// Mask configures each job's secret masker. When its MinLength is 0, the knob
+	// AZP_IGNORE_SECRETS_SHORTER_THAN (a job variable or the agent's environment) sets it.
+	Mask mask.Config
 	// Artifacts stores run artifacts; nil makes artifact tasks and commands fail clearly.
 	Artifacts task.ArtifactStore
 	// Environ is the environment step processes start from; nil means os.Environ().
@@ -77,9 +70,6 @@ type Executor struct {
 func New(cfg Config) (*Executor, error) {
 	if cfg.WorkFolder == "" {
 		return nil, errors.New("agent: Config.WorkFolder is required")
-	}
-	if cfg.NewMasker == nil {
-		return nil, errors.New("agent: Config.NewMasker is required")
 	}
 	abs, err := filepath.Abs(cfg.WorkFolder)
 	if err != nil {
@@ -133,8 +123,8 @@ func (e *Executor) Execute(ctx context.Context, req job.Request, sink Sink) job.
 		sink = Discard
 	}
 	j := &jobRun{e: e, req: &req, sink: sink, refs: map[string]int{}, outputs: map[string]job.Variable{}}
-	j.masker = e.cfg.NewMasker()
-	j.vars = newVariables(j.masker.AddSecret)
+	j.newMasker()
+	j.vars = newVariables(j.addSecret)
 	defer j.cleanup()
 	if err := j.prepare(); err != nil {
 		j.jobError(err.Error())
@@ -150,7 +140,7 @@ type jobRun struct {
 	e      *Executor
 	req    *job.Request
 	sink   Sink
-	masker Masker
+	masker *mask.Masker
 	vars   *variables
 	layout layout
 
@@ -166,12 +156,13 @@ type jobRun struct {
 	buildNumber string
 	tags        []string
 	attachments []job.Attachment
+	maskWarns   []string // masker warnings not yet logged
 }
 
 // jobLine writes a masked job-level line.
 func (j *jobRun) jobLine(line string) {
 	for _, l := range strings.Split(line, "\n") {
-		j.sink.JobLine(j.masker.MaskLine(l))
+		j.sink.JobLine(j.masker.Mask(l))
 	}
 }
 
@@ -231,6 +222,9 @@ func (j *jobRun) prepare() error {
 	j.vars.forceSet("Agent.JobStatus", string(job.Succeeded))
 	for _, w := range j.vars.recalculate() {
 		j.jobWarning(w.String())
+	}
+	for _, w := range j.takeMaskWarnings() {
+		j.jobWarning(w)
 	}
 	return nil
 }

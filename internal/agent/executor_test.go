@@ -189,10 +189,28 @@ func TestCheckoutNoneAndDisabled(t *testing.T) {
 
 func TestRegistryRejectsDuplicates(t *testing.T) {
 	tasks := append(newFixture(t, nil).exec.cfg.Tasks, newFixture(t, nil).exec.cfg.Tasks[0])
-	if _, err := New(Config{WorkFolder: t.TempDir(), Tasks: tasks, NewMasker: func() Masker { return &testMasker{} }}); err == nil {
+	if _, err := New(Config{WorkFolder: t.TempDir(), Tasks: tasks}); err == nil {
 		t.Error("New accepted a task registered twice")
 	}
 	if _, err := New(Config{Tasks: tasks}); err == nil {
 		t.Error("New accepted a config without WorkFolder")
 	}
+}
+
+func TestMaskingEndToEnd(t *testing.T) {
+	f := newFixture(t, nil)
+	rep, rec := f.run(context.Background(), f.request([]plan.Step{
+		script("echo plain=$(tok) url=https://user:pw12345@example.com/x\necho encoded=b-s3cret%2Fxyz\necho partial s3cr"),
+	}, job.Variable{Name: "tok", Value: "b-s3cret/xyz", Secret: true}, job.Variable{Name: "short", Value: "ab", Secret: true}))
+	wantResults(t, rep, "Succeeded [Succeeded]")
+	log := rec.log(0)
+	wantContains(t, "log", log, "plain=*** url=https://user:***@example.com/x", "encoded=***", "partial s3cr")
+	wantNotContains(t, "log", log, "b-s3cret", "pw12345")
+	wantContains(t, "job log", strings.Join(rec.job, "\n"), "##[warning]A secret of 2 characters is registered")
+
+	f = newFixture(t, nil)
+	_, rec = f.run(context.Background(), f.request([]plan.Step{script("echo 'value: ab'")},
+		job.Variable{Name: "short", Value: "ab", Secret: true},
+		job.Variable{Name: "AZP_IGNORE_SECRETS_SHORTER_THAN", Value: "3"}))
+	wantContains(t, "log", rec.log(0), "value: ab")
 }

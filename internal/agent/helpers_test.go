@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,32 +14,6 @@ import (
 	"github.com/keystage/keystage/internal/pipeline/plan"
 	"github.com/keystage/keystage/internal/task"
 )
-
-// testMasker replaces registered secrets; enough to check the agent masks every line it
-// logs (internal/mask has its own tests for encodings and split writes).
-type testMasker struct {
-	mu      sync.Mutex
-	secrets []string
-}
-
-func (m *testMasker) AddSecret(v string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if v != "" {
-		m.secrets = append(m.secrets, v)
-	}
-}
-
-func (m *testMasker) MaskLine(line string) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	secrets := append([]string(nil), m.secrets...)
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	for _, s := range secrets {
-		line = strings.ReplaceAll(line, s, "***")
-	}
-	return line
-}
 
 // recorder is a Sink that keeps everything.
 type recorder struct {
@@ -117,7 +90,6 @@ func newFixture(t *testing.T, mod func(*Config)) *fixture {
 	cfg := Config{
 		WorkFolder:     f.work,
 		Tasks:          task.Builtins(),
-		NewMasker:      func() Masker { return &testMasker{} },
 		Artifacts:      f.artifacts,
 		AgentName:      "test-agent",
 		RetryDelay:     time.Millisecond,

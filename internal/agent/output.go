@@ -80,6 +80,14 @@ func (s *stepRun) processLine(line string) {
 		s.print(line)
 	default:
 		s.command(cmd, line, opts)
+		s.flushMaskWarnings()
+	}
+}
+
+// flushMaskWarnings logs masker warnings (short secrets) collected since the last flush.
+func (s *stepRun) flushMaskWarnings() {
+	for _, w := range s.j.takeMaskWarnings() {
+		s.warning(w)
 	}
 }
 
@@ -98,7 +106,7 @@ func (s *stepRun) print(text string) {
 
 func (s *stepRun) printLocked(text string) {
 	for _, l := range strings.Split(text, "\n") {
-		s.j.sink.StepLine(s.info, s.j.masker.MaskLine(l))
+		s.j.sink.StepLine(s.info, s.j.masker.Mask(l))
 	}
 }
 

@@ -70,6 +70,7 @@ func (j *jobRun) runStep(jobCtx, hardCtx context.Context, i int) job.StepReport 
 	for _, w := range j.vars.recalculate() {
 		s.warning(w.String())
 	}
+	s.flushMaskWarnings()
 	s.debug(fmt.Sprintf("Evaluating condition for step: '%s'", s.info.DisplayName))
 	cond, err := parseCondition(st.Condition)
 	if err == nil {
@@ -111,6 +112,7 @@ func (j *jobRun) runStep(jobCtx, hardCtx context.Context, i int) job.StepReport 
 		}()
 	}
 	result := s.run(stepCtx)
+	s.flushMaskWarnings()
 	close(done)
 	watch.Wait()
 	if result == job.Failed && st.ContinueOnError {
