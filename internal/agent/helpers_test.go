@@ -69,14 +69,14 @@ func (r *recorder) all() string {
 }
 
 type fixture struct {
-	t         *testing.T
+	t         testing.TB
 	work      string
 	repo      string
 	artifacts *task.LocalArtifacts
 	exec      *Executor
 }
 
-func newFixture(t *testing.T, mod func(*Config)) *fixture {
+func newFixture(t testing.TB, mod func(*Config)) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	f := &fixture{t: t, work: filepath.Join(root, "_work"), repo: filepath.Join(root, "repo")}
