@@ -214,3 +214,20 @@ func TestMaskingEndToEnd(t *testing.T) {
 		job.Variable{Name: "AZP_IGNORE_SECRETS_SHORTER_THAN", Value: "3"}))
 	wantContains(t, "log", rec.log(0), "value: ab")
 }
+
+func TestJobNames(t *testing.T) {
+	f := newFixture(t, nil)
+	req := f.request([]plan.Step{
+		taskStep("PublishPipelineArtifact", 1, map[string]string{"path": "$(Build.SourcesDirectory)"}),
+		script("echo \"job=$SYSTEM_JOBNAME phase=$SYSTEM_PHASENAME id=$SYSTEM_JOBIDENTIFIER agent=$AGENT_JOBNAME\""),
+	})
+	req.StageName, req.JobName, req.JobDisplayName = "Build", "Test_linux", "Test linux"
+	req.PhaseName, req.InstanceName = "Test", "linux"
+	rep, rec := f.run(context.Background(), req)
+	wantResults(t, rep, "Succeeded [Succeeded Succeeded]")
+	wantContains(t, "log", rec.log(1), "job=linux phase=Test id=Build.Test.linux agent=Test linux")
+	arts, _ := f.artifacts.List(context.Background(), 42)
+	if len(arts) != 1 || arts[0].Name != "Build.Test.linux" {
+		t.Errorf("default pipeline artifact name: %+v", arts)
+	}
+}

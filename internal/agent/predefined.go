@@ -40,13 +40,29 @@ func agentArch() string {
 	return strings.ToUpper(runtime.GOARCH)
 }
 
-// jobIdentifier is System.JobIdentifier: "{stage}.{job}.__default" for a plain job.
-func jobIdentifier(req *job.Request) string {
-	stage := req.StageName
-	if stage == "" {
-		stage = "__default"
+// phaseName, instanceName and jobIdentifier are System.PhaseName, System.JobName and
+// System.JobIdentifier: "{stage}.{phase}.{instance}", or "{phase}.{instance}" in the
+// implicit stage "__default".
+func phaseName(req *job.Request) string {
+	if req.PhaseName != "" {
+		return req.PhaseName
 	}
-	return stage + "." + req.JobName + ".__default"
+	return req.JobName
+}
+
+func instanceName(req *job.Request) string {
+	if req.InstanceName != "" {
+		return req.InstanceName
+	}
+	return "__default"
+}
+
+func jobIdentifier(req *job.Request) string {
+	id := phaseName(req) + "." + instanceName(req)
+	if req.StageName != "" && req.StageName != "__default" {
+		id = req.StageName + "." + id
+	}
+	return id
 }
 
 // predefined returns the variables the agent computes itself; they override any the
@@ -65,6 +81,10 @@ func (e *Executor) predefined(req *job.Request, l layout) []job.Variable {
 	jobDisplay := req.JobDisplayName
 	if jobDisplay == "" {
 		jobDisplay = req.JobName
+	}
+	phaseDisplay := req.PhaseDisplayName
+	if phaseDisplay == "" {
+		phaseDisplay = jobDisplay
 	}
 	stageDisplay := req.StageDisplayName
 	if stageDisplay == "" {
@@ -117,14 +137,14 @@ func (e *Executor) predefined(req *job.Request, l layout) []job.Variable {
 		{"System.DefaultWorkingDirectory", l.sources},
 		{"System.ArtifactsDirectory", l.staging},
 		{"System.JobId", req.JobID},
-		{"System.JobName", req.JobName},
+		{"System.JobName", instanceName(req)},
 		{"System.JobDisplayName", jobDisplay},
 		{"System.JobAttempt", attempt(req.JobAttempt)},
 		{"System.JobIdentifier", jobIdentifier(req)},
 		{"System.JobPositionInPhase", strconv.Itoa(pos)},
 		{"System.TotalJobsInPhase", strconv.Itoa(total)},
-		{"System.PhaseName", req.JobName},
-		{"System.PhaseDisplayName", jobDisplay},
+		{"System.PhaseName", phaseName(req)},
+		{"System.PhaseDisplayName", phaseDisplay},
 		{"System.PhaseAttempt", attempt(req.JobAttempt)},
 		{"System.StageName", req.StageName},
 		{"System.StageDisplayName", stageDisplay},
