@@ -202,3 +202,16 @@ func TestBackgroundProcessKilledAtJobEnd(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestStepIssueCounts(t *testing.T) {
+	f := newFixture(t, nil)
+	rep, rec := f.run(context.Background(), f.request([]plan.Step{
+		script("echo '##vso[task.logissue type=warning]w1'\necho '##vso[task.logissue type=warning]w2'\necho '##vso[task.logissue type=error]e1'"),
+		script("sleep 60 >/dev/null 2>&1 &"),
+	}))
+	wantResults(t, rep, "Succeeded [Succeeded Succeeded]")
+	if s := rep.Steps[0]; s.Errors != 1 || s.Warnings != 2 {
+		t.Errorf("step issues = %d errors, %d warnings; want 1, 2", s.Errors, s.Warnings)
+	}
+	wantContains(t, "job log", strings.Join(rec.job, "\n"), "Start cleaning up orphan processes.\nTerminate orphan process group: pgid (")
+}

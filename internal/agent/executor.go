@@ -309,10 +309,17 @@ func (j *jobRun) cleanup() {
 	pgids := j.pgids
 	j.pgids = nil
 	j.mu.Unlock()
+	announced := false
 	for _, pg := range pgids {
-		if err := syscall.Kill(-pg, syscall.SIGKILL); err == nil {
-			j.e.log.Debug("terminated leftover process group", "pgid", pg)
+		if syscall.Kill(-pg, 0) != nil {
+			continue // the group is gone
 		}
+		if !announced {
+			j.jobLine("Start cleaning up orphan processes.")
+			announced = true
+		}
+		j.jobLine(fmt.Sprintf("Terminate orphan process group: pgid (%d)", pg))
+		_ = syscall.Kill(-pg, syscall.SIGKILL)
 	}
 	if j.layout.temp != "" {
 		if err := cleanTemp(j.layout.temp); err != nil {

@@ -58,6 +58,9 @@ func (j *jobRun) runStep(jobCtx, hardCtx context.Context, i int) job.StepReport 
 	j.sink.StepStarted(s.info)
 	finish := func(r job.Result) job.StepReport {
 		rep.Result = r
+		s.mu.Lock()
+		rep.Errors, rep.Warnings = s.errors, s.warnings
+		s.mu.Unlock()
 		j.sink.StepFinished(s.info, rep)
 		return rep
 	}

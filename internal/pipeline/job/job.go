@@ -123,4 +123,7 @@ type StepReport struct {
 	Name        string `json:"name,omitempty"`
 	DisplayName string `json:"displayName"`
 	Result      Result `json:"result"`
+	// Errors and Warnings count the issues the step logged.
+	Errors   int `json:"errors,omitempty"`
+	Warnings int `json:"warnings,omitempty"`
 }
