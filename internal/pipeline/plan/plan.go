@@ -24,9 +24,15 @@ type Plan struct {
 	// Stages are in file order. A file with only `jobs:` or `steps:` compiles to one implicit
 	// stage named "__default" (and, for `steps:`, one implicit job named "Job").
 	Stages []Stage `json:"stages"`
-	// Trigger and PR are kept for the server; local runs ignore them.
+	// Trigger and PR are kept for the server; local runs ignore them. Nil means the file
+	// has no such key (Azure's default: CI on every branch, PR on every branch).
 	Trigger *Trigger `json:"trigger,omitempty"`
 	PR      *Trigger `json:"pr,omitempty"`
+	// Schedules are the `schedules:` cron triggers, kept for the server.
+	Schedules []Schedule `json:"schedules,omitempty"`
+	// AppendCommitMessageToRunName is the root key of that name; nil means Azure's
+	// default (true).
+	AppendCommitMessageToRunName *bool `json:"appendCommitMessageToRunName,omitempty"`
 	// Repositories declared under resources.repositories (alias -> repository); "self" is implicit.
 	Repositories []Repository `json:"repositories,omitempty"`
 }
@@ -156,6 +162,18 @@ type Trigger struct {
 	Paths    Filter `json:"paths,omitempty"`
 	Tags     Filter `json:"tags,omitempty"`
 	Drafts   *bool  `json:"drafts,omitempty"`
+	// AutoCancel is a PR trigger's `autoCancel`; nil means Azure's default (true).
+	AutoCancel *bool `json:"autoCancel,omitempty"`
+}
+
+// Schedule is one `schedules:` entry. Branches follow the trigger filter rules.
+type Schedule struct {
+	// Cron is the five-field cron expression, in UTC.
+	Cron        string `json:"cron"`
+	DisplayName string `json:"displayName,omitempty"`
+	Branches    Filter `json:"branches,omitempty"`
+	Batch       bool   `json:"batch,omitempty"`
+	Always      bool   `json:"always,omitempty"`
 }
 
 // Filter is an include/exclude pattern list.

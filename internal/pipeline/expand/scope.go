@@ -1,0 +1,86 @@
+package expand
+
+import (
+	"github.com/keystage/keystage/internal/pipeline/expr"
+)
+
+// scope is what `${{ }}` expressions see at one point of one file: the file's parameters,
+// the compile-time variables defined so far, and `each` loop variables. Scopes are
+// immutable; adding to one returns a new scope.
+type scope struct {
+	params expr.Value
+	vars   *expr.Object
+	loop   []binding
+	ctx    *expr.Context
+	opts   *expr.Options
+}
+
+type binding struct {
+	name  string
+	value expr.Value
+}
+
+func newScope(params expr.Value, vars *expr.Object) *scope {
+	return &scope{params: params, vars: vars}
+}
+
+// withVariables returns a scope that also sees the variables in defs (name, value pairs in
+// order); later definitions win, names match ignoring case.
+func (s *scope) withVariables(defs []variableDef) *scope {
+	if len(defs) == 0 {
+		return s
+	}
+	vars := expr.NewObject()
+	for k, v := range s.vars.All() {
+		vars.Set(k, v)
+	}
+	for _, d := range defs {
+		vars.Set(d.name, expr.String(d.value))
+	}
+	return &scope{params: s.params, vars: vars, loop: s.loop}
+}
+
+// withLoop binds an `each` loop variable.
+func (s *scope) withLoop(name string, v expr.Value) *scope {
+	loop := make([]binding, 0, len(s.loop)+1)
+	for _, b := range s.loop {
+		if b.name != name {
+			loop = append(loop, b)
+		}
+	}
+	loop = append(loop, binding{name, v})
+	return &scope{params: s.params, vars: s.vars, loop: loop}
+}
+
+// context returns the evaluation context, built once per scope.
+func (s *scope) context() *expr.Context {
+	if s.ctx == nil {
+		ctx := &expr.Context{}
+		ctx.SetStrict("parameters", s.params)
+		ctx.Set("variables", expr.ObjectValue(s.vars))
+		for _, b := range s.loop {
+			ctx.Set(b.name, b.value)
+		}
+		s.ctx = ctx
+	}
+	return s.ctx
+}
+
+// options returns the parse options: template expressions see parameters, variables and
+// the loop variables in scope.
+func (s *scope) options() expr.Options {
+	if s.opts == nil {
+		names := make([]string, len(s.loop))
+		for i, b := range s.loop {
+			names[i] = b.name
+		}
+		o := expr.TemplateOptions(names...)
+		s.opts = &o
+	}
+	return *s.opts
+}
+
+// variableDef is one compile-time variable definition.
+type variableDef struct {
+	name, value string
+}
