@@ -215,3 +215,18 @@ func TestStepIssueCounts(t *testing.T) {
 	}
 	wantContains(t, "job log", strings.Join(rec.job, "\n"), "Start cleaning up orphan processes.\nTerminate orphan process group: pgid (")
 }
+
+func TestCancelTimeoutStopsAlwaysSteps(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Minute = 300 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // canceled before the job starts
+	req := f.request([]plan.Step{
+		script("echo skipped"),
+		withCond("always()", script("echo cleanup-started\nsleep 30\necho cleanup-finished")),
+	})
+	req.Job.CancelTimeoutInMinutes = 1
+	rep, rec := f.run(ctx, req)
+	wantResults(t, rep, "Canceled [Skipped Canceled]")
+	wantContains(t, "log", rec.log(1), "cleanup-started", "##[error]The operation was canceled.")
+	wantNotContains(t, "log", rec.log(1), "cleanup-finished")
+}
