@@ -9,5 +9,7 @@ func newPipelinesCommand(env Env) *cobra.Command {
 		Use:   "pipelines",
 		Short: "Compile, inspect and run Azure Pipelines YAML files",
 	}
+	cmd.AddCommand(newPipelinesValidateCommand(env))
+	cmd.AddCommand(newPipelinesExpandCommand(env))
 	return cmd
 }

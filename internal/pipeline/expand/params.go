@@ -92,15 +92,23 @@ func (e *expander) bind(decls []paramDecl, legacy bool, passed *syntax.Node, at 
 		if !ok {
 			if d.def == nil {
 				e.errorf(at, "A value for the '%s' parameter must be provided.", d.name)
+				o.Set(d.name, expr.Null())
 				continue
 			}
 			v = d.def
 		}
-		if val, ok := e.convert(d, v); ok {
-			o.Set(d.name, val)
-		}
+		o.Set(d.name, e.convertOrRaw(d, v))
 	}
 	return expr.ObjectValue(o)
+}
+
+// convertOrRaw converts a parameter value; when that fails (and was reported) the value
+// is bound as written, so expressions reading it do not report a second error.
+func (e *expander) convertOrRaw(d paramDecl, v *syntax.Node) expr.Value {
+	if val, ok := e.convert(d, v); ok {
+		return val
+	}
+	return e.vals.toValue(v)
 }
 
 // listShapes are the parameter types validated against the pipeline schema.
@@ -231,15 +239,15 @@ func (e *expander) runtimeParameters(decls []paramDecl, at plan.Pos) (expr.Value
 			v = d.values[0]
 		} else {
 			e.errorf(d.pos, "A value for the '%s' parameter must be provided.", d.name)
+			o.Set(d.name, expr.Null())
 			continue
 		}
 		if v == nil {
 			continue
 		}
-		if val, ok := e.convert(d, v); ok {
-			o.Set(d.name, val)
-			plain[d.name] = toGo(val)
-		}
+		val := e.convertOrRaw(d, v)
+		o.Set(d.name, val)
+		plain[d.name] = toGo(val)
 	}
 	return expr.ObjectValue(o), plain
 }
