@@ -78,12 +78,14 @@ func (w Warning) String() string { return w.Message }
 type Masker struct {
 	cfg Config
 
-	mu     sync.Mutex
-	forms  map[string]struct{} // every registered form
-	values int                 // distinct values added
-	seen   map[string]struct{} // values added, to count and skip repeats
-	dirty  atomic.Bool         // forms changed since cur was built
-	cur    atomic.Pointer[matcher]
+	mu      sync.Mutex
+	forms   map[string]struct{} // every registered form
+	base    []string            // forms in the current snapshot's base matcher
+	pending []string            // forms added since base was built
+	values  int                 // distinct values added
+	seen    map[string]struct{} // values added, to count and skip repeats
+	dirty   atomic.Bool         // forms changed since cur was built
+	cur     atomic.Pointer[snapshot]
 }
 
 // New returns a Masker for cfg, with warnings about cfg to report.
@@ -153,6 +155,7 @@ func (m *Masker) Add(value string) []Warning {
 		}
 		if _, ok := m.forms[f]; !ok {
 			m.forms[f] = struct{}{}
+			m.pending = append(m.pending, f)
 			changed = true
 		}
 	}
@@ -169,33 +172,70 @@ func (m *Masker) Len() int {
 	return m.values
 }
 
-// snapshot returns the matcher for the forms registered so far, building it if Add ran since
-// the last build. Building is deferred to the first use so that adding many secrets in a row
-// builds once.
-func (m *Masker) snapshot() *matcher {
+// snapshot is the immutable matching state Writers read: a base matcher and a delta for
+// the forms added since the base was built. Adding a secret rebuilds only the delta; the
+// delta is merged into the base once it outgrows a quarter of it, so adding N forms one at a
+// time between writes costs O(N) merges in total instead of a full rebuild per secret.
+type snapshot struct {
+	base, delta *matcher
+}
+
+// deltaMin is how many pending forms the delta may hold, whatever the base's size.
+const deltaMin = 256
+
+// snapshot returns the matching state for the forms registered so far, building it if Add
+// ran since the last build. Building is deferred to the first use so that adding many
+// secrets in a row builds once.
+func (m *Masker) snapshot() *snapshot {
 	if !m.dirty.Load() {
-		if mt := m.cur.Load(); mt != nil {
-			return mt
+		if sn := m.cur.Load(); sn != nil {
+			return sn
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if mt := m.cur.Load(); mt != nil && !m.dirty.Load() {
-		return mt
+	sn := m.cur.Load()
+	if sn != nil && !m.dirty.Load() {
+		return sn
 	}
-	pats := make([]string, 0, len(m.forms))
-	for f := range m.forms {
-		pats = append(pats, f)
+	next := &snapshot{}
+	if sn != nil {
+		next.base = sn.base
 	}
-	mt := newMatcher(pats)
-	m.cur.Store(mt)
+	if next.base == nil || len(m.pending) > deltaMin+len(m.base)/4 {
+		m.base = append(m.base, m.pending...)
+		m.pending = nil
+		next.base = newMatcher(m.base)
+	}
+	if len(m.pending) > 0 {
+		next.delta = newMatcher(m.pending)
+	}
+	m.cur.Store(next)
 	m.dirty.Store(false)
-	return mt
+	return next
+}
+
+// find appends the spans of every registered form in data, unordered.
+func (sn *snapshot) find(data []byte, spans []span) []span {
+	spans = sn.base.find(data, spans)
+	if sn.delta != nil {
+		spans = sn.delta.find(data, spans)
+	}
+	return spans
+}
+
+// holdStart is matcher.holdStart over both matchers.
+func (sn *snapshot) holdStart(data []byte) int {
+	h := sn.base.holdStart(data)
+	if sn.delta != nil {
+		h = min(h, sn.delta.holdStart(data))
+	}
+	return h
 }
 
 // scan returns the spans to mask in data, sorted by start, given the URL state before data.
-func scan(mt *matcher, data []byte, st urlState, spans []span) []span {
-	spans = mt.find(data, spans[:0])
+func scan(sn *snapshot, data []byte, st urlState, spans []span) []span {
+	spans = sn.find(data, spans[:0])
 	spans = findURL(data, st, spans)
 	if len(spans) > 1 {
 		slices.SortFunc(spans, func(a, b span) int { return a.start - b.start })

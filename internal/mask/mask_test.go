@@ -328,3 +328,25 @@ func TestWriterError(t *testing.T) {
 		t.Fatalf("Close error = %v", err)
 	}
 }
+
+// TestManyRuntimeAdds crosses the delta/base merge threshold several times with a write
+// between every Add.
+func TestManyRuntimeAdds(t *testing.T) {
+	m := newMasker(t, Config{})
+	secrets := benchSecrets(700)
+	var buf bytes.Buffer
+	w := m.NewWriter(&buf)
+	for i, s := range secrets {
+		m.Add(s)
+		buf.Reset()
+		w.Write([]byte("now " + s + " then " + secrets[i/2] + "\n"))
+		if got := buf.String(); got != "now *** then ***\n" {
+			t.Fatalf("after %d adds: %q", i+1, got)
+		}
+	}
+	for _, s := range secrets {
+		if got := m.Mask("<" + s + ">"); got != "<***>" {
+			t.Fatalf("Mask(<secret>) = %q", got)
+		}
+	}
+}
