@@ -91,18 +91,33 @@ func (b *builder) jobs(n *syntax.Node, pool *plan.Pool) []plan.Job {
 	return out
 }
 
-// job builds one job; n is a job mapping or, for the steps-only form, the root.
+// job builds one job; n is a job mapping or, for the steps-only form, the root (whose
+// variables and pool stay at the root).
 func (b *builder) job(n *syntax.Node, name string, pool *plan.Pool) plan.Job {
+	return b.jobFrom(n, name, pool, false)
+}
+
+func (b *builder) jobFrom(n *syntax.Node, name string, pool *plan.Pool, root bool) plan.Job {
 	j := plan.Job{
 		Name:            name,
 		DisplayName:     text(n.Get("displayName")),
 		DependsOn:       []string{},
 		Condition:       text(n.Get("condition")),
 		ContinueOnError: boolean(n.Get("continueOnError"), false),
-		Variables:       b.variables(n.Get("variables")),
 		Pool:            pool,
 		Pos:             n.Pos,
 	}
+	if root {
+		j.Steps = b.steps(n.Get("steps"), n.Pos)
+		j.TimeoutInMinutes = b.integer(n.Get("timeoutInMinutes"), DefaultTimeoutInMinutes, 0, "timeoutInMinutes")
+		j.CancelTimeoutInMinutes = DefaultCancelTimeoutInMinutes
+		j.Strategy = b.strategy(n.Get("strategy"))
+		if w := n.Get("workspace"); w != nil {
+			j.Workspace = &plan.Workspace{Clean: text(w.Get("clean"))}
+		}
+		return j
+	}
+	j.Variables = b.variables(n.Get("variables"))
 	if d := n.Get("dependsOn"); d != nil {
 		j.DependsOn = names(d)
 	}

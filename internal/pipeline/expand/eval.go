@@ -32,11 +32,11 @@ func (e *expander) eval(n *syntax.Node, sc *scope, run *evalRun) *syntax.Node {
 	switch n.Kind {
 	case syntax.Mapping:
 		out := syntax.NewMapping(n.Pos)
-		e.evalPairs(n.Pairs, sc, out, run)
+		e.evalPairs(n.Pairs, sc, out, run, false)
 		return out
 	case syntax.Sequence:
 		out := syntax.NewSequence(n.Pos)
-		e.evalItems(n.Items, sc, out, run)
+		e.evalItems(n.Items, sc, out, run, false)
 		return out
 	}
 	return e.evalScalar(n, sc)
@@ -166,10 +166,17 @@ func (e *expander) collection(d *expr.Directive, pos plan.Pos, sc *scope) []expr
 	return nil
 }
 
-// evalPairs evaluates mapping pairs into out and returns the scope after them: a
-// `variables:` key adds its definitions for the keys that follow.
-func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, run *evalRun) *scope {
+// evalPairs evaluates mapping pairs into out and returns the scope after them. When vars
+// is set the mapping is a variables block: each entry is defined, as a compile-time
+// variable, for the entries after it. A `variables:` key defines its variables for the
+// keys that follow it.
+func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, run *evalRun, vars bool) *scope {
 	var c chain
+	put := func(k, v *syntax.Node) {
+		if e.put(out, k, v) && vars {
+			sc = sc.withVariables([]variableDef{{k.Value, v.StringValue()}})
+		}
+	}
 	for _, p := range pairs {
 		if e.failed() {
 			return sc
@@ -178,12 +185,12 @@ func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, r
 		if !expr.HasTemplate(key.Value) {
 			c = chain{}
 			var v *syntax.Node
-			if key.Value == "variables" {
+			if key.Value == "variables" && !vars {
 				v, sc = e.evalVariables(p.Value, sc, run)
 			} else {
 				v = e.eval(p.Value, sc, run)
 			}
-			e.put(out, key, v)
+			put(key, v)
 			continue
 		}
 		d, ok, err := expr.ParseDirective(key.Value, sc.options())
@@ -195,14 +202,14 @@ func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, r
 		if !ok {
 			c = chain{}
 			if k, ok := e.evalKey(key, sc); ok {
-				e.put(out, k, e.eval(p.Value, sc, run))
+				put(k, e.eval(p.Value, sc, run))
 			}
 			continue
 		}
 		switch d.Kind {
 		case expr.DirectiveIf, expr.DirectiveElseIf, expr.DirectiveElse:
 			if e.branch(d, key.Pos, &c, sc) {
-				sc = e.evalBody(p.Value, d, sc, out, run)
+				sc = e.evalBody(p.Value, d, sc, out, run, vars)
 			}
 		case expr.DirectiveEach:
 			c = chain{}
@@ -210,7 +217,7 @@ func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, r
 				if !e.charge(key.Pos, 64) {
 					break
 				}
-				e.evalBody(p.Value, d, sc.withLoop(d.Var, item), out, run)
+				sc = sc.varsFrom(e.evalBody(p.Value, d, sc.withLoop(d.Var, item), out, run, vars))
 			}
 		case expr.DirectiveInsert:
 			c = chain{}
@@ -218,7 +225,7 @@ func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, r
 			switch {
 			case v.Kind == syntax.Mapping:
 				for _, ip := range v.Pairs {
-					e.put(out, ip.Key, ip.Value)
+					put(ip.Key, ip.Value)
 				}
 			case !v.IsNull():
 				e.errorf(p.Value.Pos, "the insert directive needs a mapping to insert, not a %s", v.Kind)
@@ -229,19 +236,18 @@ func (e *expander) evalPairs(pairs []syntax.Pair, sc *scope, out *syntax.Node, r
 }
 
 // evalBody inserts the body of a directive found in a mapping.
-func (e *expander) evalBody(body *syntax.Node, d *expr.Directive, sc *scope, out *syntax.Node, run *evalRun) *scope {
+func (e *expander) evalBody(body *syntax.Node, d *expr.Directive, sc *scope, out *syntax.Node, run *evalRun, vars bool) *scope {
 	switch {
 	case body.Kind == syntax.Mapping:
-		return e.evalPairs(body.Pairs, sc, out, run)
+		return e.evalPairs(body.Pairs, sc, out, run, vars)
 	case body.IsNull():
 		return sc
 	case body.Kind == syntax.Scalar && expr.HasTemplate(body.Value):
 		v := e.eval(body, sc, run)
 		if v.Kind == syntax.Mapping {
-			for _, p := range v.Pairs {
-				e.put(out, p.Key, p.Value)
-			}
-		} else if !v.IsNull() {
+			return e.evalPairs(v.Pairs, sc, out, run, vars)
+		}
+		if !v.IsNull() {
 			e.errorf(body.Pos, "the body of the %s directive in a mapping must be a mapping, not a %s", d.Kind, v.Kind)
 		}
 		return sc
@@ -264,15 +270,17 @@ func (e *expander) evalKey(key *syntax.Node, sc *scope) (*syntax.Node, bool) {
 	return syntax.NewString(s, key.Pos), true
 }
 
-// put adds a pair to out; a key inserted twice is an error, as in Azure.
-func (e *expander) put(out *syntax.Node, key, value *syntax.Node) {
+// put adds a pair to out and reports whether it did; a key inserted twice is an error,
+// as in Azure.
+func (e *expander) put(out *syntax.Node, key, value *syntax.Node) bool {
 	for _, p := range out.Pairs {
 		if p.Key.Value == key.Value {
 			e.errorf(key.Pos, "'%s' is already defined", key.Value)
-			return
+			return false
 		}
 	}
 	out.Pairs = append(out.Pairs, syntax.Pair{Key: key, Value: value})
+	return true
 }
 
 // directiveItem reports whether a sequence item is a directive whose body is items to
@@ -290,16 +298,18 @@ func directiveItem(item *syntax.Node) bool {
 }
 
 // evalItems evaluates sequence items into out, splicing directive bodies and
-// whole-expression items that give sequences.
-func (e *expander) evalItems(items []*syntax.Node, sc *scope, out *syntax.Node, run *evalRun) {
+// whole-expression items that give sequences, and returns the scope after them. When vars
+// is set the sequence is a variables list: variable templates are expanded in place and
+// each definition is seen by the items after it.
+func (e *expander) evalItems(items []*syntax.Node, sc *scope, out *syntax.Node, run *evalRun, vars bool) *scope {
 	var c chain
 	for _, item := range items {
 		if e.failed() {
-			return
+			return sc
 		}
 		if directiveItem(item) {
 			for _, p := range item.Pairs {
-				e.evalItemDirective(p, &c, sc, out, run)
+				sc = e.evalItemDirective(p, &c, sc, out, run, vars)
 			}
 			continue
 		}
@@ -310,10 +320,10 @@ func (e *expander) evalItems(items []*syntax.Node, sc *scope, out *syntax.Node, 
 			case !ok || v.IsNull():
 			case v.Kind() == expr.KindArray:
 				for _, x := range v.Items() {
-					out.Items = append(out.Items, e.vals.toNode(x, item.Pos))
+					sc = e.appendItem(out, e.vals.toNode(x, item.Pos), sc, run, vars)
 				}
 			default:
-				out.Items = append(out.Items, e.evalScalar(item, sc))
+				sc = e.appendItem(out, e.evalScalar(item, sc), sc, run, vars)
 			}
 			continue
 		}
@@ -321,19 +331,39 @@ func (e *expander) evalItems(items []*syntax.Node, sc *scope, out *syntax.Node, 
 		if r.Kind == syntax.Mapping && len(r.Pairs) == 0 && len(item.Pairs) > 0 {
 			continue // a conditional mapping item that inserted nothing
 		}
-		if r.Kind == syntax.Mapping && r.Get("template") != nil {
-			run.refs[r] = sc
-		}
-		out.Items = append(out.Items, r)
+		sc = e.appendItem(out, r, sc, run, vars)
 	}
+	return sc
 }
 
-func (e *expander) evalItemDirective(p syntax.Pair, c *chain, sc *scope, out *syntax.Node, run *evalRun) {
+// appendItem adds an evaluated item to a sequence. Template references remember their
+// scope; in a variables list they are expanded on the spot and every definition is added
+// to the scope.
+func (e *expander) appendItem(out, item *syntax.Node, sc *scope, run *evalRun, vars bool) *scope {
+	if isTemplateRef(item) {
+		run.refs[item] = sc
+		if vars {
+			for _, it := range e.include(item, variableList, run) {
+				sc = e.appendItem(out, it, sc, run, vars)
+			}
+			return sc
+		}
+	}
+	out.Items = append(out.Items, item)
+	if vars {
+		if name := item.Get("name"); name != nil {
+			sc = sc.withVariables([]variableDef{{name.StringValue(), item.Get("value").StringValue()}})
+		}
+	}
+	return sc
+}
+
+func (e *expander) evalItemDirective(p syntax.Pair, c *chain, sc *scope, out *syntax.Node, run *evalRun, vars bool) *scope {
 	d, _, err := expr.ParseDirective(p.Key.Value, sc.options())
 	if err != nil {
 		e.add(syntax.ExprError(p.Key, err))
 		*c = chain{}
-		return
+		return sc
 	}
 	body := p.Value
 	var bodyItems []*syntax.Node
@@ -348,17 +378,18 @@ func (e *expander) evalItemDirective(p syntax.Pair, c *chain, sc *scope, out *sy
 	switch d.Kind {
 	case expr.DirectiveIf, expr.DirectiveElseIf, expr.DirectiveElse:
 		if e.branch(d, p.Key.Pos, c, sc) {
-			e.evalItems(bodyItems, sc, out, run)
+			sc = e.evalItems(bodyItems, sc, out, run, vars)
 		}
 	case expr.DirectiveEach:
 		*c = chain{}
 		for _, v := range e.collection(d, p.Key.Pos, sc) {
 			if !e.charge(p.Key.Pos, 64) {
-				return
+				break
 			}
-			e.evalItems(bodyItems, sc.withLoop(d.Var, v), out, run)
+			sc = sc.varsFrom(e.evalItems(bodyItems, sc.withLoop(d.Var, v), out, run, vars))
 		}
 	case expr.DirectiveInsert:
 		e.errorf(p.Key.Pos, "the insert directive inserts into a mapping; use an expression to insert into a sequence")
 	}
+	return sc
 }

@@ -52,9 +52,9 @@ func (e *expander) include(ref *syntax.Node, kind listKind, run *evalRun) []*syn
 	sc := run.scopeFor(ref)
 	decls, legacy := declarations(doc.Get("parameters"))
 	params := e.bind(decls, legacy, ref.Get("parameters"), tv.Pos)
-	child := &evalRun{depth: run.depth + 1, root: newScope(params, sc.vars), refs: map[*syntax.Node]*scope{}}
+	child := &evalRun{depth: run.depth + 1, root: newScope(params, !legacy, sc.vars), refs: map[*syntax.Node]*scope{}}
 	out := syntax.NewMapping(doc.Pos)
-	e.evalPairs(withoutKey(doc.Pairs, "parameters"), child.root, out, child)
+	e.evalPairs(withoutKey(doc.Pairs, "parameters"), child.root, out, child, false)
 	list := out.Get(listKeys[kind])
 	if list == nil || !e.charge(tv.Pos, e.size(list)) {
 		return nil
@@ -121,36 +121,19 @@ func (e *expander) expandIn(n *syntax.Node, run *evalRun, lists map[string]listK
 // spot, and returns the scope that also sees the variables it defines, for the
 // expressions that follow it.
 func (e *expander) evalVariables(n *syntax.Node, sc *scope, run *evalRun) (*syntax.Node, *scope) {
-	v := e.eval(n, sc, run)
-	if v == nil {
-		return v, sc
+	switch {
+	case n == nil:
+		return n, sc
+	case n.Kind == syntax.Mapping:
+		out := syntax.NewMapping(n.Pos)
+		sc = e.evalPairs(n.Pairs, sc, out, run, true)
+		return out, sc
+	case n.Kind == syntax.Sequence:
+		out := syntax.NewSequence(n.Pos)
+		sc = e.evalItems(n.Items, sc, out, run, true)
+		return out, sc
 	}
-	switch v.Kind {
-	case syntax.Mapping:
-		var defs []variableDef
-		for _, p := range v.Pairs {
-			defs = append(defs, variableDef{p.Key.Value, p.Value.StringValue()})
-		}
-		return v, sc.withVariables(defs)
-	case syntax.Sequence:
-		out := syntax.NewSequence(v.Pos)
-		cur := sc
-		for _, item := range v.Items {
-			items := []*syntax.Node{item}
-			if isTemplateRef(item) {
-				run.refs[item] = cur
-				items = e.include(item, variableList, run)
-			}
-			for _, it := range items {
-				if name := it.Get("name"); name != nil {
-					cur = cur.withVariables([]variableDef{{name.StringValue(), it.Get("value").StringValue()}})
-				}
-			}
-			out.Items = append(out.Items, items...)
-		}
-		return out, cur
-	}
-	return v, sc
+	return e.eval(n, sc, run), sc
 }
 
 // variableItems returns variables in list form; the mapping form becomes name/value items.

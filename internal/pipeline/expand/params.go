@@ -264,6 +264,9 @@ func (e *expander) parameterText(d paramDecl, text string) *syntax.Node {
 		e.errorf(d.pos, "the value given for parameter '%s' is not valid YAML: %s", d.name, diags[0].Message)
 		return nil
 	}
+	if n.Kind == syntax.Scalar {
+		n.Pos = d.pos // problems with a plain value point at the declaration
+	}
 	return n
 }
 

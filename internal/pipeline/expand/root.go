@@ -35,12 +35,12 @@ func (e *expander) run(name string) *Result {
 	}
 	decls, _ := declarations(doc.Get("parameters"))
 	params, plain := e.runtimeParameters(decls, pos)
-	run := &evalRun{root: newScope(params, e.rootVariables()), refs: map[*syntax.Node]*scope{}}
+	run := &evalRun{root: newScope(params, true, e.rootVariables()), refs: map[*syntax.Node]*scope{}}
 	out := syntax.NewMapping(doc.Pos)
 	sc := run.root
 	var group []syntax.Pair
 	flush := func() {
-		sc = e.evalPairs(group, sc, out, run)
+		sc = e.evalPairs(group, sc, out, run, false)
 		group = nil
 	}
 	for _, p := range doc.Pairs {
@@ -89,9 +89,9 @@ func (e *expander) extend(out *syntax.Node, sc *scope, run *evalRun) *syntax.Nod
 		}
 		decls, legacy := declarations(doc.Get("parameters"))
 		params := e.bind(decls, legacy, ext.Get("parameters"), tv.Pos)
-		child := &evalRun{depth: depth, root: newScope(params, sc.vars), refs: run.refs}
+		child := &evalRun{depth: depth, root: newScope(params, !legacy, sc.vars), refs: run.refs}
 		tout := syntax.NewMapping(doc.Pos)
-		e.evalPairs(withoutKey(doc.Pairs, "parameters"), child.root, tout, child)
+		e.evalPairs(withoutKey(doc.Pairs, "parameters"), child.root, tout, child, false)
 		out = e.merge(out, tout)
 	}
 }

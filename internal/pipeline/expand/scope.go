@@ -9,6 +9,9 @@ import (
 // immutable; adding to one returns a new scope.
 type scope struct {
 	params expr.Value
+	// strict makes reading an undeclared parameter an error (typed parameters); legacy
+	// mapping parameters read as null.
+	strict bool
 	vars   *expr.Object
 	loop   []binding
 	ctx    *expr.Context
@@ -20,8 +23,8 @@ type binding struct {
 	value expr.Value
 }
 
-func newScope(params expr.Value, vars *expr.Object) *scope {
-	return &scope{params: params, vars: vars}
+func newScope(params expr.Value, strict bool, vars *expr.Object) *scope {
+	return &scope{params: params, strict: strict, vars: vars}
 }
 
 // withVariables returns a scope that also sees the variables in defs (name, value pairs in
@@ -37,7 +40,16 @@ func (s *scope) withVariables(defs []variableDef) *scope {
 	for _, d := range defs {
 		vars.Set(d.name, expr.String(d.value))
 	}
-	return &scope{params: s.params, vars: vars, loop: s.loop}
+	return &scope{params: s.params, strict: s.strict, vars: vars, loop: s.loop}
+}
+
+// varsFrom returns s with the variables of other, which was derived from s inside a
+// directive body (for example with a loop variable bound).
+func (s *scope) varsFrom(other *scope) *scope {
+	if other.vars == s.vars {
+		return s
+	}
+	return &scope{params: s.params, strict: s.strict, vars: other.vars, loop: s.loop}
 }
 
 // withLoop binds an `each` loop variable.
@@ -49,14 +61,18 @@ func (s *scope) withLoop(name string, v expr.Value) *scope {
 		}
 	}
 	loop = append(loop, binding{name, v})
-	return &scope{params: s.params, vars: s.vars, loop: loop}
+	return &scope{params: s.params, strict: s.strict, vars: s.vars, loop: loop}
 }
 
 // context returns the evaluation context, built once per scope.
 func (s *scope) context() *expr.Context {
 	if s.ctx == nil {
 		ctx := &expr.Context{}
-		ctx.SetStrict("parameters", s.params)
+		if s.strict {
+			ctx.SetStrict("parameters", s.params)
+		} else {
+			ctx.Set("parameters", s.params)
+		}
 		ctx.Set("variables", expr.ObjectValue(s.vars))
 		for _, b := range s.loop {
 			ctx.Set(b.name, b.value)
