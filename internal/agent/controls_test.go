@@ -217,7 +217,9 @@ func TestStepIssueCounts(t *testing.T) {
 }
 
 func TestCancelTimeoutStopsAlwaysSteps(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Minute = 300 * time.Millisecond })
+	// The cancel timeout starts with the job (it was canceled before); it must leave the
+	// step time to start even on a loaded machine.
+	f := newFixture(t, func(c *Config) { c.Minute = 2 * time.Second })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // canceled before the job starts
 	req := f.request([]plan.Step{
