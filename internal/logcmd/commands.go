@@ -109,7 +109,7 @@ func Lookup(c Command) (Support, error) {
 	case Unsupported:
 		return Unsupported, failure("##vso[" + c.Name() + "] is not supported by Keystage.")
 	}
-	return 0, failure("##vso[" + area + "." + c.Event + "] is not a recognized command for " + c.Area +
+	return 0, failure("##vso[" + area + "." + c.Event + "] is not a recognized command for " + area +
 		" command extension. Please reference documentation (" + docLink + ").")
 }
 

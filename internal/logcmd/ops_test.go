@@ -166,3 +166,12 @@ func TestLogIssueText(t *testing.T) {
 		t.Errorf("Text() without source = %q", got)
 	}
 }
+
+func TestLookupMessagesUseCanonicalArea(t *testing.T) {
+	c, _ := Parse("##vso[TASK.Frobnicate]x", Options{})
+	_, err := Lookup(c)
+	want := "##vso[task.Frobnicate] is not a recognized command for task command extension. Please reference documentation (http://go.microsoft.com/fwlink/?LinkId=817296)."
+	if err == nil || err.Error() != want {
+		t.Errorf("Lookup error = %v, want %q", err, want)
+	}
+}

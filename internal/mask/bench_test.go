@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -101,10 +102,16 @@ func BenchmarkWriter(b *testing.B) {
 				w := m.NewWriter(io.Discard)
 				b.SetBytes(int64(len(sh.text)))
 				b.ReportAllocs()
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0, ok := threadCPU()
 				for b.Loop() {
 					for _, c := range chunks {
 						w.Write(c)
 					}
+				}
+				if cpu1, _ := threadCPU(); ok && cpu1 > cpu0 {
+					b.ReportMetric(float64(len(sh.text))*float64(b.N)/(cpu1-cpu0).Seconds()/1e6, "cpuMB/s")
 				}
 				w.Close()
 			})

@@ -9,6 +9,22 @@
 // Masking is per line: no registered form contains a line break, and a multi-line secret is
 // masked through its lines and its single-line encodings (see Add). A substring of a secret
 // is never masked, only whole occurrences.
+//
+// What is masked (the masking matrix of the security checklist):
+//   - the value, JSON-escaped, URL-encoded, backslash-unescaped, logging-command-escaped:
+//     masked (the Azure agent's encoders, plus the JSON and URL variants of other tools);
+//   - base64 of the value at any byte alignment: masked, except up to four characters at
+//     each edge that also encode neighbouring bytes or the first bytes skipped to reach a
+//     group boundary (GitHub's runner does the same; the Azure agent masks only the padded
+//     base64 of job secrets);
+//   - base64 of base64, hex, URL-safe base64, other transformations: not masked; register the
+//     derived value with task.setsecret;
+//   - a secret split over lines, or each line of a multi-line secret: masked line by line
+//     (lines under ShortLength characters excepted, see ShortLinesSkipped);
+//   - a substring or a prefix of a secret: not masked;
+//   - `set -x` traces: the expanded value is masked like any output, values computed from it
+//     are not;
+//   - URL passwords (`scheme://user:password@`): always masked.
 package mask
 
 import (
