@@ -29,6 +29,7 @@ package mask
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -180,6 +181,15 @@ func (m *Masker) Add(value string) []Warning {
 	}
 	return warns
 }
+
+// String describes m without its secrets, so printing a Masker by mistake leaks nothing.
+func (m *Masker) String() string { return fmt.Sprintf("mask.Masker{secrets: %d}", m.Len()) }
+
+// GoString is String, for %#v.
+func (m *Masker) GoString() string { return m.String() }
+
+// LogValue redacts m in structured logs.
+func (m *Masker) LogValue() slog.Value { return slog.GroupValue(slog.Int("secrets", m.Len())) }
 
 // Len returns the number of distinct secret values added.
 func (m *Masker) Len() int {

@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -347,6 +350,20 @@ func TestManyRuntimeAdds(t *testing.T) {
 	for _, s := range secrets {
 		if got := m.Mask("<" + s + ">"); got != "<***>" {
 			t.Fatalf("Mask(<secret>) = %q", got)
+		}
+	}
+}
+
+func TestPrintingRedacts(t *testing.T) {
+	const secret = "do-not-print-me"
+	m := newMasker(t, Config{}, secret)
+	w := m.NewWriter(io.Discard)
+	w.Write([]byte("x do-not-print"))
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("state", "masker", m, "writer", w)
+	for _, s := range []string{fmt.Sprint(m), fmt.Sprintf("%+v %#v", m, m), fmt.Sprint(w), fmt.Sprintf("%#v", w), logged.String()} {
+		if strings.Contains(s, "do-not-print") {
+			t.Errorf("printed form leaks the secret: %q", s)
 		}
 	}
 }

@@ -2,7 +2,9 @@ package mask
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 )
 
 // ErrClosed is returned by Write after Close.
@@ -126,6 +128,15 @@ func (w *Writer) Close() error {
 	w.done = true
 	return err
 }
+
+// String describes w without the bytes it holds back, which may be part of a secret.
+func (w *Writer) String() string { return fmt.Sprintf("mask.Writer{buffered: %d}", len(w.hold)) }
+
+// GoString is String, for %#v.
+func (w *Writer) GoString() string { return w.String() }
+
+// LogValue redacts w in structured logs.
+func (w *Writer) LogValue() slog.Value { return slog.GroupValue(slog.Int("buffered", len(w.hold))) }
 
 // Buffered returns the number of bytes held back.
 func (w *Writer) Buffered() int { return len(w.hold) }
