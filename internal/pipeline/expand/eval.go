@@ -73,9 +73,31 @@ func (e *expander) hasTemplate(n *syntax.Node) bool {
 	return has
 }
 
+// parsed caches parsed templates: loops evaluate the same text many times.
+type parsedKey struct {
+	text, names string
+}
+
+type parsedTemplate struct {
+	t   *expr.Template
+	err error
+}
+
+// parse parses a scalar's template under the scope's options, once per text and set of
+// loop variables.
+func (e *expander) parse(text string, sc *scope) (*expr.Template, error) {
+	k := parsedKey{text, sc.loopNames()}
+	if p, ok := e.parsed[k]; ok {
+		return p.t, p.err
+	}
+	t, err := expr.ParseTemplate(text, sc.options())
+	e.parsed[k] = parsedTemplate{t, err}
+	return t, err
+}
+
 // evalValue evaluates a scalar holding `${{ }}` and returns its typed value.
 func (e *expander) evalValue(n *syntax.Node, sc *scope) (expr.Value, bool) {
-	t, err := expr.ParseTemplate(n.Value, sc.options())
+	t, err := e.parse(n.Value, sc)
 	if err != nil {
 		e.add(syntax.ExprError(n, err))
 		return expr.Null(), false

@@ -74,6 +74,7 @@ type expander struct {
 	overLimit bool
 	sizes     map[*syntax.Node]int
 	templated map[*syntax.Node]bool
+	parsed    map[parsedKey]parsedTemplate
 }
 
 // loaded is a parsed file. A file is parsed once however often it is included.
@@ -99,6 +100,7 @@ func newExpander(fsys fs.FS, opts Options) *expander {
 		files:     map[string]*loaded{},
 		sizes:     map[*syntax.Node]int{},
 		templated: map[*syntax.Node]bool{},
+		parsed:    map[parsedKey]parsedTemplate{},
 	}
 }
 

@@ -1,6 +1,8 @@
 package expand
 
 import (
+	"strings"
+
 	"github.com/keystage/keystage/internal/pipeline/expr"
 )
 
@@ -80,6 +82,18 @@ func (s *scope) context() *expr.Context {
 		s.ctx = ctx
 	}
 	return s.ctx
+}
+
+// loopNames identifies the loop variables in scope, for caching parses.
+func (s *scope) loopNames() string {
+	if len(s.loop) == 0 {
+		return ""
+	}
+	names := make([]string, len(s.loop))
+	for i, b := range s.loop {
+		names[i] = b.name
+	}
+	return strings.Join(names, ",")
 }
 
 // options returns the parse options: template expressions see parameters, variables and
