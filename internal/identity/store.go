@@ -1,0 +1,106 @@
+package identity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/keystage/keystage/internal/storage"
+)
+
+// Storage layout. Every value is JSON sealed by the barrier; identifiers in keys are
+// lower-case GUIDs except where noted.
+//
+//	identity/bootstrap                              bootstrapRecord
+//	identity/tenants/{tid}                          Tenant
+//	identity/t/{tid}/apps/{appId}                   Application
+//	identity/t/{tid}/objects/{objectId}             objectRef (app object, service principal, managed identity)
+//	identity/t/{tid}/secrets/{appId}/{keyId}        storedSecret (MAC only)
+//	identity/t/{tid}/mis/{clientId}                 ManagedIdentity
+//	identity/t/{tid}/fics/{clientId}/{name}         FederatedCredential (name lower-cased)
+//	identity/mi-resources/{resourceId}              miRef (resource id lower-cased)
+//	identity/endpoint-credentials/{id}              storedEndpointCredential (MAC only)
+//	identity/keys/…, identity/key-active/…          signing keys (package token)
+const (
+	bootstrapKey          = "identity/bootstrap"
+	tenantsPrefix         = "identity/tenants/"
+	miResourcesPrefix     = "identity/mi-resources/"
+	endpointCredsPrefix   = "identity/endpoint-credentials/"
+	maxListedPerTenantKey = 0 // List without a limit; collections are small and capped
+)
+
+func tenantKey(tid string) string            { return tenantsPrefix + tid }
+func scoped(tid, rest string) string         { return "identity/t/" + tid + "/" + rest }
+func appKey(tid, appID string) string        { return scoped(tid, "apps/"+appID) }
+func objectKey(tid, oid string) string       { return scoped(tid, "objects/"+oid) }
+func secretsPrefix(tid, appID string) string { return scoped(tid, "secrets/"+appID+"/") }
+func miKey(tid, clientID string) string      { return scoped(tid, "mis/"+clientID) }
+func ficPrefix(tid, clientID string) string  { return scoped(tid, "fics/"+clientID+"/") }
+func ficKey(tid, clientID, name string) string {
+	return ficPrefix(tid, clientID) + strings.ToLower(name)
+}
+func miResourceKey(resourceID string) string { return miResourcesPrefix + strings.ToLower(resourceID) }
+
+func getJSON(ctx context.Context, st storage.Store, key string, v any) error {
+	b, err := st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+func putJSON(ctx context.Context, st storage.Store, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return st.Put(ctx, key, b)
+}
+
+func listJSON[T any](ctx context.Context, st storage.Store, prefix string) ([]T, error) {
+	entries, err := st.List(ctx, prefix, "", maxListedPerTenantKey)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(entries))
+	for _, e := range entries {
+		var v T
+		if err := json.Unmarshal(e.Value, &v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", e.Key, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// exists reports whether key is present.
+func exists(ctx context.Context, st storage.Store, key string) (bool, error) {
+	_, err := st.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// newID returns a random lower-case GUID.
+func newID() string { return uuid.NewString() }
+
+// NormalizeGUID returns s as a lower-case GUID, or false when s is not a GUID in the
+// 8-4-4-4-12 form (braces, URNs and other spellings uuid.Parse tolerates are refused).
+func NormalizeGUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
