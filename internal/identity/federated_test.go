@@ -252,11 +252,14 @@ func TestIdentityEndpointCredentials(t *testing.T) {
 		}
 	}
 	for name, mut := range map[string]func(*identity.ManagedIdentityTokenRequest){
-		"by client_id":       func(r *identity.ManagedIdentityTokenRequest) { r.ClientID = b.ClientID },
-		"by object_id":       func(r *identity.ManagedIdentityTokenRequest) { r.ObjectID = upper(b.PrincipalID) },
-		"by mi_res_id":       func(r *identity.ManagedIdentityTokenRequest) { r.ResourceID = strings.ToLower(b.ResourceID) },
-		"resource +slash":    func(r *identity.ManagedIdentityTokenRequest) { r.ClientID = b.ClientID; r.Resource = vaultRes + "/" },
-		"ARM without slash ": func(r *identity.ManagedIdentityTokenRequest) { r.ClientID = b.ClientID; r.Resource = "https://management.azure.com" },
+		"by client_id":    func(r *identity.ManagedIdentityTokenRequest) { r.ClientID = b.ClientID },
+		"by object_id":    func(r *identity.ManagedIdentityTokenRequest) { r.ObjectID = upper(b.PrincipalID) },
+		"by mi_res_id":    func(r *identity.ManagedIdentityTokenRequest) { r.ResourceID = strings.ToLower(b.ResourceID) },
+		"resource +slash": func(r *identity.ManagedIdentityTokenRequest) { r.ClientID = b.ClientID; r.Resource = vaultRes + "/" },
+		"ARM without slash ": func(r *identity.ManagedIdentityTokenRequest) {
+			r.ClientID = b.ClientID
+			r.Resource = "https://management.azure.com"
+		},
 	} {
 		if err := req(two.Header, mut); err != nil {
 			t.Errorf("%s: %v", name, err)
