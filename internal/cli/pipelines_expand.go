@@ -27,7 +27,7 @@ command exits non-zero when expansion fails.`,
 			res, diags := expand.Expand(fsys, name, expand.Options{Parameters: opts.Parameters, Variables: opts.Variables})
 			printDiagnostics(env.Stderr, diags)
 			if diags.HasErrors() {
-				return exitError{code: 1}
+				return diagnosticsError{code: 1}
 			}
 			out, err := syntax.Encode(res.Pipeline)
 			if err != nil {

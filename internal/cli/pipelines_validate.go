@@ -37,7 +37,7 @@ is not valid.`,
 			p, diags, cerr := compile.Compile(fsys, name, opts)
 			printDiagnostics(env.Stdout, diags)
 			if cerr != nil {
-				return exitError{code: 1}
+				return diagnosticsError{code: 1}
 			}
 			if showPlan {
 				enc := json.NewEncoder(env.Stdout)
@@ -144,11 +144,11 @@ func summary(p *plan.Plan) string {
 	return fmt.Sprintf("%d stage(s), %d job(s), %d step(s)", len(p.Stages), jobs, steps)
 }
 
-// exitError ends a command with an exit code after its output said why; its message is
+// diagnosticsError ends a command with an exit code after its output said why; its message is
 // empty so nothing more is printed.
-type exitError struct{ code int }
+type diagnosticsError struct{ code int }
 
-func (e exitError) Error() string { return "" }
-func (e exitError) ExitCode() int { return e.code }
+func (e diagnosticsError) Error() string { return "" }
+func (e diagnosticsError) ExitCode() int { return e.code }
 
-var _ interface{ ExitCode() int } = exitError{}
+var _ interface{ ExitCode() int } = diagnosticsError{}
