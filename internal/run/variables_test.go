@@ -326,3 +326,25 @@ func TestBuildNumberAndTagsFromJobs(t *testing.T) {
 		t.Errorf("tags %q, build number %q", got, tr.state.BuildNumber)
 	}
 }
+
+func TestJobConditionsReadOutputs(t *testing.T) {
+	p := plan.Plan{Stages: []plan.Stage{
+		stage("A", nil, pjob("A1")),
+		stage("B", []string{"A"},
+			withCond(pjob("Yes"), "eq(stageDependencies.A.A1.outputs['printvar.shouldrun'], 'true')"),
+			withCond(pjob("No"), "eq(stageDependencies.A.A1.outputs['printvar.other'], 'true')"),
+			pjob("C"),
+			withCond(pjob("D", "C"), "and(succeeded(), ne(dependencies.C.outputs['s.skip'], 'true'))"),
+			// dependencies holds direct dependencies only: C is not one of E's.
+			withCond(pjob("E", "D"), "eq(dependencies.C.result, 'Succeeded')"),
+		),
+	}}
+	tr := driver{script: script{
+		"A/A1": {Result: job.Succeeded, Outputs: outputs("printvar.shouldrun", "true")},
+		"B/C":  {Result: job.Succeeded, Outputs: outputs("s.skip", "true")},
+	}}.drive(t, mustNew(t, p, run.Options{}))
+	want := "A=Succeeded A/A1=Succeeded B=Succeeded B/Yes=Succeeded B/No=Skipped B/C=Succeeded B/D=Skipped B/E=Skipped"
+	if got := results(tr.state); got != want {
+		t.Errorf("results:\n got %s\nwant %s", got, want)
+	}
+}
