@@ -96,6 +96,12 @@ steps: []
 			want:  "parameters:\n  - name: legs\n    type: object\nsteps:\n  - script: echo a\n  - script: echo b\n",
 		},
 		{
+			name:  "runtime stringList given comma-separated",
+			files: map[string]string{"p.yml": "parameters:\n  - name: regions\n    type: stringList\n    values: [WUS, CUS, EUS]\n    default: [WUS]\nsteps:\n  - ${{ each r in parameters.regions }}:\n      - script: echo ${{ r }}\n"},
+			opts:  Options{Parameters: map[string]string{"regions": "CUS, EUS"}},
+			want:  "parameters:\n  - name: regions\n    type: stringList\n    values:\n      - WUS\n      - CUS\n      - EUS\n    default:\n      - WUS\nsteps:\n  - script: echo CUS\n  - script: echo EUS\n",
+		},
+		{
 			name:  "file limit",
 			files: map[string]string{"p.yml": "steps:\n- template: a.yml\n- template: b.yml\n", "a.yml": "steps: []\n", "b.yml": "steps: []\n"},
 			opts:  Options{MaxFiles: 2},

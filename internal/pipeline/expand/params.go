@@ -253,11 +253,20 @@ func (e *expander) runtimeParameters(decls []paramDecl, at plan.Pos) (expr.Value
 }
 
 // parameterText turns a value given as text (`--param name=value`) into a node: text for
-// string-like types, YAML for the others.
+// string-like types, a comma-separated or YAML list for stringList, YAML for the others.
 func (e *expander) parameterText(d paramDecl, text string) *syntax.Node {
 	switch d.typ {
 	case "string", "filePath", "secureFile", "serviceConnection", "environment":
 		return syntax.NewString(text, d.pos)
+	case "stringList":
+		// A comma-separated list, as a queue-time form sends it; YAML lists also work.
+		if t := strings.TrimSpace(text); !strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "-") {
+			seq := syntax.NewSequence(d.pos)
+			for _, item := range strings.Split(t, ",") {
+				seq.Items = append(seq.Items, syntax.NewString(strings.TrimSpace(item), d.pos))
+			}
+			return seq
+		}
 	}
 	n, diags := syntax.Parse("parameter "+d.name, []byte(text))
 	if len(diags) > 0 {
