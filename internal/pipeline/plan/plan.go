@@ -129,7 +129,7 @@ type Target struct {
 	// Commands is "any" (default) or "restricted".
 	Commands string `json:"commands,omitempty"`
 	// SettableVariables is nil when unrestricted; an empty non-nil slice forbids all.
-	SettableVariables []string `json:"settableVariables,omitempty"`
+	SettableVariables []string `json:"settableVariables"`
 }
 
 // Variable is one variable definition at some scope. Values may hold `$(macros)` that are
