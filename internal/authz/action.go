@@ -19,6 +19,9 @@ import (
 //
 // Time is O(len(pattern)·len(action)) in the worst case; there is no backtracking blow-up.
 func MatchAction(pattern, action string) bool {
+	if strings.IndexByte(pattern, '*') < 0 {
+		return equalFoldASCII(pattern, action)
+	}
 	pi, si := 0, 0
 	resume := -1     // pattern index after the last star token, or -1 when there is none
 	starEnd := 0     // action index where that star's match currently ends

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // PrincipalType is the kind of directory object a role assignment names.
@@ -63,7 +64,8 @@ type Assignment struct {
 	Condition        string
 	ConditionVersion string
 
-	cond *Condition
+	cond    *Condition
+	roleKey string // the role's lower-case GUID, set by Compile
 }
 
 // Compile validates the assignment as ARM does when it is written (GUID role and principal
@@ -78,7 +80,8 @@ func (a *Assignment) Compile() error {
 	if a.Scope.IsZero() {
 		return fail("no scope")
 	}
-	if _, err := RoleDefinitionGUID(a.RoleDefinitionID); err != nil {
+	key, err := RoleDefinitionGUID(a.RoleDefinitionID)
+	if err != nil {
 		return fail("roleDefinitionId: %v", err)
 	}
 	if !isGUID(a.PrincipalID) {
@@ -87,7 +90,7 @@ func (a *Assignment) Compile() error {
 	if a.PrincipalType != "" && !a.PrincipalType.valid() {
 		return fail("principalType %q is not one of User, Group, ServicePrincipal, ForeignGroup, Device", clip(string(a.PrincipalType)))
 	}
-	a.cond = nil
+	a.cond, a.roleKey = nil, key
 	if a.Condition == "" {
 		if a.ConditionVersion != "" {
 			return fail("conditionVersion is set without a condition")
@@ -100,6 +103,15 @@ func (a *Assignment) Compile() error {
 	}
 	a.cond = c
 	return nil
+}
+
+// roleID returns the role's GUID as Compile normalized it, or RoleDefinitionID as given when
+// the assignment was not compiled or was changed since.
+func (a *Assignment) roleID() string {
+	if a.roleKey != "" && strings.HasSuffix(a.RoleDefinitionID, a.roleKey) {
+		return a.roleKey
+	}
+	return a.RoleDefinitionID
 }
 
 // conditionHolds evaluates the assignment's condition; no condition holds.
@@ -295,7 +307,7 @@ func (r *RBAC) grant(req *Request) (granted *Assignment, condNotMet bool) {
 		if !req.Principal.matches(a.PrincipalID) || !a.Scope.Contains(req.Scope) {
 			continue
 		}
-		role, ok := r.Roles.Role(a.RoleDefinitionID)
+		role, ok := r.Roles.Role(a.roleID())
 		if !ok {
 			continue
 		}

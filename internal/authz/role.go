@@ -275,6 +275,9 @@ func NewRoleSet(defs ...RoleDefinition) (*RoleSet, error) {
 // Role returns the definition whose GUID is id, or the last segment of id when id is a full
 // role definition resource id. Case is ignored. The returned definition must not be modified.
 func (s *RoleSet) Role(id string) (*RoleDefinition, bool) {
+	if d, ok := s.byID[id]; ok {
+		return d, true // a bare lower-case GUID, the form Assignment.Compile leaves
+	}
 	d, ok := s.byID[strings.ToLower(roleGUID(id))]
 	return d, ok
 }

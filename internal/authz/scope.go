@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -291,16 +292,26 @@ func checkNameSegment(n string) error {
 	case ".", "..":
 		return fmt.Errorf("segment %q is not a name", n)
 	}
-	if !utf8.ValidString(n) {
-		return errors.New("name is not valid UTF-8")
-	}
-	for _, r := range n {
-		if r < 0x21 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0xa0 || r == 0xfeff || r == 0x2028 || r == 0x2029 {
+	for i := 0; i < len(n); {
+		c := n[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c < 0x21 || c == 0x7f:
+				return fmt.Errorf("name %q has whitespace or a control character", clip(n))
+			case c == '"' || c == '#' || c == '%' || c == '*' || c == '<' || c == '>' || c == '?' || c == '\\' || c == '/':
+				return fmt.Errorf("name %q has the character %q", clip(n), c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(n[i:])
+		if r == utf8.RuneError && size == 1 {
+			return errors.New("name is not valid UTF-8")
+		}
+		if r <= 0x9f || r == 0xa0 || r == 0xfeff || r == 0x2028 || r == 0x2029 || unicode.IsSpace(r) {
 			return fmt.Errorf("name %q has whitespace or a control character", clip(n))
 		}
-		if strings.ContainsRune(`"#%*<>?\/`, r) {
-			return fmt.Errorf("name %q has the character %q", clip(n), r)
-		}
+		i += size
 	}
 	return nil
 }
@@ -335,6 +346,9 @@ func lowerASCII(c byte) byte {
 func equalFoldASCII(s, t string) bool {
 	if len(s) != len(t) {
 		return false
+	}
+	if s == t {
+		return true // the common case, ids stored as given; compared without folding
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] != t[i] && lowerASCII(s[i]) != lowerASCII(t[i]) {
