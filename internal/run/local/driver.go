@@ -75,6 +75,11 @@ func (d *Driver) Run(ctx context.Context, st *run.State) error {
 	// Job contexts do not inherit ctx: the State decides which jobs a cancel stops.
 	base := context.WithoutCancel(ctx)
 	canceled := ctx.Done()
+	if ctx.Err() != nil {
+		// Canceled before anything started: only what a canceled run allows will run.
+		st.Cancel(d.cfg.Now())
+		canceled = nil
+	}
 	for {
 		for _, a := range st.Next(d.cfg.Now()) {
 			d.cfg.Output.Action(st, a)

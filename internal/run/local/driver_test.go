@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -215,5 +216,28 @@ func TestExecutorStartFailure(t *testing.T) {
 func TestNewRequiresAnExecutor(t *testing.T) {
 	if _, err := local.New(local.Config{}); err == nil {
 		t.Error("New without NewExecutor succeeded")
+	}
+}
+
+func TestRunCanceledBeforeStart(t *testing.T) {
+	// As in Azure, a run canceled while queued skips every stage whose condition does not
+	// allow a canceled run; a stage whose condition does runs its jobs normally.
+	st := newState(t, plan.Plan{Stages: []plan.Stage{
+		{Name: "S", DependsOn: []string{}, Jobs: []plan.Job{pjob("A")}},
+		{Name: "Cleanup", DependsOn: []string{"S"}, Condition: "always()", Jobs: []plan.Job{pjob("Always")}},
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := &pool{exe: &runtest.Executor{}}
+	drive(t, ctx, st, local.NewText(io.Discard), p)
+	if st.Result != job.Canceled {
+		t.Errorf("result %s, want Canceled", st.Result)
+	}
+	var ran []string
+	for _, req := range p.exe.Requests() {
+		ran = append(ran, req.JobName)
+	}
+	if strings.Join(ran, ",") != "Always" {
+		t.Errorf("ran %v, want only the always() job", ran)
 	}
 }
