@@ -4,8 +4,10 @@ import (
 	"github.com/keystage/keystage/internal/fault"
 )
 
-// SecretOperation is one Key Vault secrets data-plane operation.
-type SecretOperation uint8
+// SecretOperation is one Key Vault secrets data-plane operation. The values are stable: 1 to
+// 12 in the order of keyvault.md §1.2 (set, get, list, list versions, update, delete, get
+// deleted, list deleted, recover, purge, backup, restore), so an enum of the HTTP layer that
+// follows the same order converts with SecretOperation(op).
 
 // The secrets operations of the Key Vault REST API.
 const (

@@ -3,7 +3,6 @@ package authz
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // PrincipalType is the kind of directory object a role assignment names.
@@ -108,7 +107,7 @@ func (a *Assignment) Compile() error {
 // roleID returns the role's GUID as Compile normalized it, or RoleDefinitionID as given when
 // the assignment was not compiled or was changed since.
 func (a *Assignment) roleID() string {
-	if a.roleKey != "" && strings.HasSuffix(a.RoleDefinitionID, a.roleKey) {
+	if a.roleKey != "" && hasSuffixFold(a.RoleDefinitionID, a.roleKey) {
 		return a.roleKey
 	}
 	return a.RoleDefinitionID

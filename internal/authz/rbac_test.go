@@ -363,3 +363,30 @@ func typicalAssignments(t testing.TB) []Assignment {
 		assign(t, 4, rg1Scope, KeyVaultSecretsUserRoleID, appSPID),
 	}
 }
+
+func TestRoleResolution(t *testing.T) {
+	alice := Principal{ObjectID: aliceID}
+	req := dataReq(t, alice, DataActionSecretGet, s1Scope)
+	upper := assign(t, 0, testVault, strings.ToUpper(KeyVaultSecretsUserRoleID), aliceID)
+	changed := assign(t, 1, testVault, KeyVaultSecretsUserRoleID, aliceID)
+	changed.RoleDefinitionID = ReaderRoleID // edited after Compile: the new role counts
+	tests := []struct {
+		name string
+		a    Assignment
+		want bool
+	}{
+		{"upper-case role GUID", upper, true},
+		{"uncompiled assignment", Assignment{Scope: mustScope(t, testVault), RoleDefinitionID: KeyVaultSecretsUserRoleID, PrincipalID: aliceID}, true},
+		{"uncompiled full role id", Assignment{Scope: mustScope(t, testVault), PrincipalID: aliceID,
+			RoleDefinitionID: "/providers/Microsoft.Authorization/roleDefinitions/" + strings.ToUpper(KeyVaultSecretsUserRoleID)}, true},
+		{"role changed after Compile", changed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &RBAC{Assignments: []Assignment{tt.a}, Roles: builtinSet(t)}
+			if got := r.Check(req).Allowed; got != tt.want {
+				t.Errorf("Check = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
