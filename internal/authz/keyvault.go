@@ -8,6 +8,7 @@ import (
 // 12 in the order of keyvault.md §1.2 (set, get, list, list versions, update, delete, get
 // deleted, list deleted, recover, purge, backup, restore), so an enum of the HTTP layer that
 // follows the same order converts with SecretOperation(op).
+type SecretOperation uint8
 
 // The secrets operations of the Key Vault REST API.
 const (
