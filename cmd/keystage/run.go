@@ -79,8 +79,8 @@ naming the task, unless you pass --skip-task NAME@MAJOR, which disables those st
 
 Work directory: --workdir DIR (default: _work at the repository root, with a
 .gitignore inside so git ignores it) holds one agent work folder per job running at
-the same time (DIR/agent1, DIR/agent2, ...), run numbers, and the run's artifacts in
-DIR/_artifacts/RUN_ID/NAME.
+the same time (DIR/agent1, DIR/agent2, ...), run numbers, the values of counter() for
+the next runs (DIR/runs.json), and the run's artifacts in DIR/_artifacts/RUN_ID/NAME.
 
 Exit status: 0 when the run Succeeded or SucceededWithIssues, 1 when it Failed (or the
 file does not compile), 130 when it was canceled.`,
@@ -190,7 +190,13 @@ func runPipeline(ctx context.Context, f runFlags, file string, stdout, stderr io
 		if err := prepareWorkdir(workdir, f.workdir == "" && inGit); err != nil {
 			return err
 		}
-		if opts.RunID, opts.Revision, err = nextRun(workdir, runs.RevisionKey(*p, opts, now)); err != nil {
+		key := runs.RevisionKey(*p, opts, now)
+		err := updateCounters(workdir, func(c *runCounters) {
+			c.LastRunID++
+			c.Revisions[key]++
+			opts.RunID, opts.Revision, opts.Counters = c.LastRunID, c.Revisions[key], c.Counters[path]
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -224,6 +230,19 @@ func runPipeline(ctx context.Context, f runFlags, file string, stdout, stderr io
 	defer stopSignals()
 	if err := d.Run(ctx, st); err != nil {
 		return err
+	}
+	if len(st.Counters) > 0 && !f.dryRun {
+		err := updateCounters(workdir, func(c *runCounters) {
+			if c.Counters[path] == nil {
+				c.Counters[path] = map[string]float64{}
+			}
+			for k, v := range st.Counters {
+				c.Counters[path][k] = max(c.Counters[path][k], v)
+			}
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "warning:", err)
+		}
 	}
 	if !f.json && !f.dryRun {
 		printArtifacts(ctx, stdout, artifacts, st.Options.RunID, workdir)
@@ -450,47 +469,51 @@ func prepareWorkdir(dir string, ignore bool) error {
 	return nil
 }
 
-// runCounters is the work directory's record of run IDs and build number revisions.
+// runCounters is the work directory's record of run IDs, build number revisions and the
+// values of counter() per pipeline file.
 type runCounters struct {
-	LastRunID int64          `json:"lastRunId"`
-	Revisions map[string]int `json:"revisions"`
+	LastRunID int64                         `json:"lastRunId"`
+	Revisions map[string]int                `json:"revisions"`
+	Counters  map[string]map[string]float64 `json:"counters,omitempty"`
 }
 
-// nextRun allocates the next run ID and the revision of the run name key, under a lock so
-// that concurrent runs in one work directory get different IDs.
-func nextRun(workdir, revKey string) (int64, int, error) {
+// updateCounters applies change to the work directory's counters under a file lock, so
+// that concurrent runs in one work directory get different run IDs.
+func updateCounters(workdir string, change func(*runCounters)) error {
 	path := filepath.Join(workdir, "runs.json")
 	fh, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return 0, 0, fmt.Errorf("run counters: %w", err)
+		return fmt.Errorf("run counters: %w", err)
 	}
 	defer fh.Close()
 	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
-		return 0, 0, fmt.Errorf("run counters: lock: %w", err)
+		return fmt.Errorf("run counters: lock: %w", err)
 	}
 	b, err := io.ReadAll(fh)
 	if err != nil {
-		return 0, 0, fmt.Errorf("run counters: %w", err)
+		return fmt.Errorf("run counters: %w", err)
 	}
-	c := runCounters{Revisions: map[string]int{}}
+	var c runCounters
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &c); err != nil {
-			return 0, 0, fmt.Errorf("run counters: %s is corrupt (delete it to start again from run 1): %w", path, err)
-		}
-		if c.Revisions == nil {
-			c.Revisions = map[string]int{}
+			return fmt.Errorf("run counters: %s is corrupt (delete it to start again from run 1): %w", path, err)
 		}
 	}
-	c.LastRunID++
-	c.Revisions[revKey]++
+	if c.Revisions == nil {
+		c.Revisions = map[string]int{}
+	}
+	if c.Counters == nil {
+		c.Counters = map[string]map[string]float64{}
+	}
+	change(&c)
 	b, _ = json.MarshalIndent(c, "", "  ")
 	if err := fh.Truncate(0); err != nil {
-		return 0, 0, fmt.Errorf("run counters: %w", err)
+		return fmt.Errorf("run counters: %w", err)
 	}
 	if _, err := fh.WriteAt(append(b, '\n'), 0); err != nil {
-		return 0, 0, fmt.Errorf("run counters: %w", err)
+		return fmt.Errorf("run counters: %w", err)
 	}
-	return c.LastRunID, c.Revisions[revKey], nil
+	return nil
 }
 
 // gitRoot returns the root of the git repository holding dir, or dir itself.

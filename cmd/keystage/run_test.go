@@ -229,6 +229,17 @@ func TestRunCancel(t *testing.T) {
 	}
 }
 
+func TestRunCounters(t *testing.T) {
+	repo := newRepo(t, "counter.yml")
+	work := t.TempDir()
+	for _, want := range []string{"[Job] build 1.0.10 run 1", "[Job] build 1.0.11 run 2"} {
+		code, out, errOut := keystage(t, context.Background(), repo, nil, "run", "--workdir", work)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, want output with %q:\n%s\n%s", code, want, out, errOut)
+		}
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	repo := newRepo(t, "tutorial.yml")
 	tests := []struct {

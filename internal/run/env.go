@@ -28,6 +28,8 @@ type evalEnv struct {
 	status    expr.DependencyStatus
 	order     []string
 	startTime time.Time
+	// counter implements counter() in `$[ ]` variable values.
+	counter func(prefix string, seed float64) (float64, error)
 }
 
 type depEntry struct {
@@ -86,7 +88,7 @@ func (s *State) baseEnv(root, scoped, sys []job.Variable) *evalEnv {
 	vars = append(vars, s.Options.Variables...)
 	vars = append(vars, run...)
 	vars = append(vars, sys...)
-	return &evalEnv{vars: vars, startTime: s.StartTime, status: expr.DependencyStatus{Canceling: s.Canceled}}
+	return &evalEnv{vars: vars, startTime: s.StartTime, status: expr.DependencyStatus{Canceling: s.Canceled}, counter: s.counter}
 }
 
 // staticVariables are the variables of a scope that are known before it starts: everything
@@ -202,4 +204,22 @@ func ancestors(self string, node func(string) ([]string, job.Result), deps []str
 		return dd
 	})
 	return names, results
+}
+
+// counter is counter(prefix, seed): the first evaluation of a prefix in a run takes the
+// value after the last one of earlier runs (Options.Counters), or seed; later evaluations
+// in the same run give the same value.
+func (s *State) counter(prefix string, seed float64) (float64, error) {
+	if v, ok := s.Counters[prefix]; ok {
+		return v, nil
+	}
+	v := seed
+	if last, ok := s.Options.Counters[prefix]; ok {
+		v = last + 1
+	}
+	if s.Counters == nil {
+		s.Counters = map[string]float64{}
+	}
+	s.Counters[prefix] = v
+	return v, nil
 }

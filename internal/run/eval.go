@@ -137,6 +137,8 @@ func (e *evalEnv) context(conditions bool) *expr.Context {
 	c.Set("pipeline", expr.ObjectValue(pipeline))
 	if conditions {
 		c.Status = e.status
+	} else {
+		c.Counter = e.counter
 	}
 	return c
 }

@@ -41,6 +41,11 @@ type Options struct {
 	Stages []string `json:"stages,omitempty"`
 	Jobs   []string `json:"jobs,omitempty"`
 
+	// Counters are the last values counter(prefix, seed) gave per prefix in earlier runs of
+	// the pipeline; a prefix not here starts at its seed. The values this run gives are in
+	// State.Counters, for the orchestrator to keep for the next run.
+	Counters map[string]float64 `json:"counters,omitempty"`
+
 	// MaxParallel limits how many job instances run at once across the run; 0 means no limit.
 	MaxParallel int `json:"maxParallel,omitempty"`
 }

@@ -51,6 +51,9 @@ type State struct {
 	// BuildNumber is the run name (Build.BuildNumber) computed from Plan.Name at New; a job
 	// that sets ##vso[build.updatebuildnumber] changes it for the jobs that start later.
 	BuildNumber string `json:"buildNumber"`
+	// Counters are the values counter(prefix, seed) gave in this run, by prefix: one value
+	// per prefix per run, one more than Options.Counters[prefix] or the seed.
+	Counters map[string]float64 `json:"counters,omitempty"`
 	// Tags are the run tags jobs added with ##vso[build.addbuildtag], in order, once each.
 	Tags []string `json:"tags,omitempty"`
 

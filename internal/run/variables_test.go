@@ -293,8 +293,8 @@ func TestVariableErrors(t *testing.T) {
 		}
 		tr.lacks(t, "start ")
 	})
-	t.Run("counter is not available", func(t *testing.T) {
-		p := plan.Plan{Stages: []plan.Stage{stage("S", nil, withVars(pjob("J"), "n", "$[ counter('x', 1) ]"), pjob("K"))}}
+	t.Run("job", func(t *testing.T) {
+		p := plan.Plan{Stages: []plan.Stage{stage("S", nil, withVars(pjob("J"), "n", "$[ eq(1 ]"), pjob("K"))}}
 		tr := driver{}.drive(t, mustNew(t, p, run.Options{}))
 		js := tr.state.Stage("S").Job("J")
 		if js.Result != job.Failed || !strings.Contains(js.Reason, "job J variables: job J variable n") {
@@ -346,5 +346,24 @@ func TestJobConditionsReadOutputs(t *testing.T) {
 	want := "A=Succeeded A/A1=Succeeded B=Succeeded B/Yes=Succeeded B/No=Skipped B/C=Succeeded B/D=Skipped B/E=Skipped"
 	if got := results(tr.state); got != want {
 		t.Errorf("results:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestCounter(t *testing.T) {
+	p := plan.Plan{
+		Variables: vars("major", "1", "minor", "$[ counter(variables.major, 100) ]"),
+		Stages: []plan.Stage{stage("S", nil,
+			withVars(pjob("A"), "again", "$[ counter(variables['major'], 5) ]", "other", "$[ counter('x', 0) ]"),
+			withVars(pjob("B"), "again", "$[ counter('1', 7) ]"),
+		)},
+	}
+	value := func(tr *trace, key, name string) string { v, _ := lookup(tr.requests[key], name); return v.Value }
+	first := driver{}.drive(t, mustNew(t, p, run.Options{}))
+	if got := value(first, "S/A", "minor") + " " + value(first, "S/A", "again") + " " + value(first, "S/B", "again") + " " + value(first, "S/A", "other"); got != "100 100 100 0" {
+		t.Errorf("first run: minor, again, again, other = %s; want one value per prefix per run: 100 100 100 0", got)
+	}
+	second := driver{}.drive(t, mustNew(t, p, run.Options{Counters: first.state.Counters}))
+	if got := value(second, "S/B", "minor") + " " + value(second, "S/A", "other"); got != "101 1" {
+		t.Errorf("second run: minor, other = %s, want 101 1", got)
 	}
 }
