@@ -37,8 +37,15 @@ func NewRoot(env Env, extra ...*cobra.Command) *cobra.Command {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	root.AddCommand(extra...)
+	a := newApp(env)
 	root.AddCommand(
 		newPipelinesCommand(env),
+		a.newLoginCommand(),
+		a.newLogoutCommand(),
+		a.newAccountCommand(),
+		a.newConfigCommand(),
+		a.newConfigureCommand(),
+		a.newGroupCommand(),
 	)
 	return root
 }

@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// newAccountCommand is `keystage account`: the subscriptions of the signed-in principal.
+func (a *app) newAccountCommand() *cobra.Command {
+	cmd := group("account", "Manage Keystage subscription information",
+		a.accountList(), a.accountShow(), a.accountSet(), a.accountListLocations())
+	a.addGlobalFlags(cmd)
+	return cmd
+}
+
+func (a *app) accountList() *cobra.Command {
+	var refresh, all bool
+	return a.command(leaf{
+		use:   "list",
+		short: "Get a list of subscriptions for the logged in account",
+		table: accountTable,
+		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			if _, err := a.signedIn(); err != nil {
+				return nil, err
+			}
+			if refresh {
+				var cred secretCredential
+				if err := a.st.read(credentialsFile, &cred); err != nil {
+					return nil, err
+				}
+				p := *a.prof
+				p.Subscriptions = nil
+				if _, err := a.login(ctx, p, cred, true); err != nil {
+					return nil, err
+				}
+				a.client = nil
+				if _, err := a.signedIn(); err != nil {
+					return nil, err
+				}
+			}
+			out := []any{}
+			for _, s := range a.prof.Subscriptions {
+				if all || s.State == "" || s.State == "Enabled" {
+					out = append(out, s)
+				}
+			}
+			return toGeneric(out)
+		},
+	}, func(f *pflag.FlagSet) {
+		f.BoolVar(&refresh, "refresh", false, "Retrieve up-to-date subscriptions from the server")
+		f.BoolVar(&all, "all", false, "List all subscriptions, not only enabled ones")
+	})
+}
+
+func accountTable(v any) any {
+	list, _ := v.([]any)
+	rows := []any{}
+	for _, it := range list {
+		m, _ := it.(map[string]any)
+		rows = append(rows, orderedRow{
+			{"Name", m["name"]}, {"CloudName", m["cloudName"]}, {"SubscriptionId", m["id"]},
+			{"TenantId", m["tenantId"]}, {"State", m["state"]}, {"IsDefault", m["isDefault"]},
+		})
+	}
+	return rows
+}
+
+func (a *app) accountShow() *cobra.Command {
+	var name string
+	return a.command(leaf{
+		use:   "show",
+		short: "Get the details of a subscription",
+		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			if _, err := a.signedIn(); err != nil {
+				return nil, err
+			}
+			s, err := a.findSubscription(a.defaultOf(name, "") + a.subscription)
+			if err != nil {
+				return nil, err
+			}
+			return toGeneric(s)
+		},
+	}, func(f *pflag.FlagSet) {
+		f.StringVarP(&name, "name", "n", "", "Name or ID of subscription")
+		f.StringVarP(&a.subscription, "subscription", "s", "", "Name or ID of subscription")
+	})
+}
+
+func (a *app) accountSet() *cobra.Command {
+	var name string
+	return a.command(leaf{
+		use:   "set",
+		short: "Set a subscription to be the current active subscription",
+		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			want := name + a.subscription
+			if want == "" || (name != "" && a.subscription != "") {
+				return nil, usageErrorf("the following arguments are required: --subscription/-s/--name/-n")
+			}
+			if _, err := a.signedIn(); err != nil {
+				return nil, err
+			}
+			s, err := a.findSubscription(want)
+			if err != nil {
+				return nil, err
+			}
+			p := *a.prof
+			for i := range p.Subscriptions {
+				p.Subscriptions[i].IsDefault = p.Subscriptions[i].ID == s.ID
+			}
+			return nil, a.st.write(profileFile, p)
+		},
+	}, func(f *pflag.FlagSet) {
+		f.StringVarP(&name, "name", "n", "", "Name or ID of subscription")
+		f.StringVarP(&a.subscription, "subscription", "s", "", "Name or ID of subscription")
+	})
+}
+
+func (a *app) accountListLocations() *cobra.Command {
+	cmd := a.command(leaf{
+		use:   "list-locations",
+		short: "List supported regions for the current subscription",
+		table: func(v any) any {
+			return tableColumns(v, []string{"DisplayName", "displayName"}, []string{"Name", "name"}, []string{"RegionalDisplayName", "regionalDisplayName"})
+		},
+		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			sub, err := a.subscriptionID()
+			if err != nil {
+				return nil, err
+			}
+			items, err := a.client.ARM().List(ctx, "/subscriptions/"+sub+"/locations", apiSubscriptions)
+			if err != nil {
+				return nil, err
+			}
+			return decodeList(items)
+		},
+	}, nil)
+	a.addSubscriptionFlag(cmd)
+	return cmd
+}
+
+// tableColumns picks columns (header, key path with dots) from each object of a list.
+func tableColumns(v any, cols ...[]string) any {
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	rows := []any{}
+	for _, it := range list {
+		row := orderedRow{}
+		for _, c := range cols {
+			row = append(row, orderedCell{c[0], lookupPath(it, c[1])})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// lookupPath follows a dotted key path through nested objects; nil when absent.
+func lookupPath(v any, path string) any {
+	for _, k := range splitDots(path) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func splitDots(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
