@@ -106,6 +106,9 @@ func (s *Service) ResolveTenant(ctx context.Context, segment string) (Tenant, er
 	return t, err
 }
 
+// SafeText prepares caller-supplied text for an error message (see truncate).
+func SafeText(s string) string { return truncate(s) }
+
 // truncate shortens caller-supplied text echoed in messages and replaces control
 // characters, so it can neither flood a response nor forge the "\r\nTrace ID:" lines of an
 // error description.
