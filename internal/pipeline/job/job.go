@@ -70,6 +70,30 @@ type Request struct {
 
 	// Repository is the primary (self) repository to check out.
 	Repository Repository `json:"repository"`
+
+	// Endpoints are the service connections the job's steps may use, authorized for this
+	// run by the orchestrator. Local runs have none.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Endpoint is a service connection as a job sees it (Azure's ServiceEndpoint in a job
+// message). Authorization parameters may hold secrets (a service principal key); executors
+// register them with the masker and never print them.
+type Endpoint struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Type is the connection type, e.g. "AzureRM" (matched case-insensitively).
+	Type string `json:"type"`
+	URL  string `json:"url,omitempty"`
+	// Scheme is the authorization scheme: "WorkloadIdentityFederation",
+	// "ManagedServiceIdentity" or "ServicePrincipal" for AzureRM.
+	Scheme string `json:"scheme"`
+	// Parameters are authorization parameters (tenantid, serviceprincipalid, ...).
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// Secrets names the Parameters whose values are secret.
+	Secrets []string `json:"secrets,omitempty"`
+	// Data is the connection's data map (subscriptionId, environment, scopeLevel, ...).
+	Data map[string]string `json:"data,omitempty"`
 }
 
 // Repository describes the `self` repository of a run.
