@@ -43,13 +43,13 @@ func (s *Service) CreateApplication(ctx context.Context, tenantID, displayName s
 }
 
 func putApplication(ctx context.Context, tx storage.Store, app Application) error {
-	if err := putJSON(ctx, tx, appKey(app.TenantID, app.AppID), app); err != nil {
+	if err := storage.PutJSON(ctx, tx, appKey(app.TenantID, app.AppID), app); err != nil {
 		return err
 	}
-	if err := putJSON(ctx, tx, objectKey(app.TenantID, app.ObjectID), objectRef{Kind: kindApplication, ClientID: app.AppID}); err != nil {
+	if err := storage.PutJSON(ctx, tx, objectKey(app.TenantID, app.ObjectID), objectRef{Kind: kindApplication, ClientID: app.AppID}); err != nil {
 		return err
 	}
-	return putJSON(ctx, tx, objectKey(app.TenantID, app.ServicePrincipalID), objectRef{Kind: KindServicePrincipal, ClientID: app.AppID})
+	return storage.PutJSON(ctx, tx, objectKey(app.TenantID, app.ServicePrincipalID), objectRef{Kind: KindServicePrincipal, ClientID: app.AppID})
 }
 
 // Application returns the application whose client id is appID.
@@ -64,7 +64,7 @@ func (s *Service) Application(ctx context.Context, tenantID, appID string) (Appl
 
 func getApplication(ctx context.Context, st storage.Store, tid, appID string) (Application, error) {
 	var app Application
-	err := getJSON(ctx, st, appKey(tid, appID), &app)
+	err := storage.GetJSON(ctx, st, appKey(tid, appID), &app)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Application{}, notFound("Application '%s' not found in tenant '%s'.", appID, tid)
 	}
@@ -80,7 +80,7 @@ func (s *Service) Applications(ctx context.Context, tenantID string) ([]Applicat
 	if err != nil {
 		return nil, err
 	}
-	apps, err := listJSON[Application](ctx, s.st, scoped(t.ID, "apps/"))
+	apps, err := storage.ListJSON[Application](ctx, s.st, scoped(t.ID, "apps/"), "", 0)
 	if err != nil {
 		return nil, storageError("list applications", err)
 	}

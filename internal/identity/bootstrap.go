@@ -70,7 +70,7 @@ func (s *Service) Bootstrap(ctx context.Context, opts BootstrapOptions) (Bootstr
 		} else if ok {
 			return errAlreadyBootstrapped
 		}
-		if err := putJSON(ctx, tx, tenantKey(t.ID), t); err != nil {
+		if err := storage.PutJSON(ctx, tx, tenantKey(t.ID), t); err != nil {
 			return err
 		}
 		if err := s.keys.Put(ctx, tx, t.ID, key, true); err != nil {
@@ -82,7 +82,7 @@ func (s *Service) Bootstrap(ctx context.Context, opts BootstrapOptions) (Bootstr
 		if err := s.putSecret(ctx, tx, admin, secret); err != nil {
 			return err
 		}
-		return putJSON(ctx, tx, bootstrapKey, bootstrapRecord{TenantID: t.ID, AdminAppID: admin.AppID})
+		return storage.PutJSON(ctx, tx, bootstrapKey, bootstrapRecord{TenantID: t.ID, AdminAppID: admin.AppID})
 	})
 	if errors.Is(err, errAlreadyBootstrapped) {
 		return s.existingBootstrap(ctx, opts)
@@ -97,7 +97,7 @@ func (s *Service) Bootstrap(ctx context.Context, opts BootstrapOptions) (Bootstr
 // existingBootstrap loads a completed bootstrap, or returns storage.ErrNotFound.
 func (s *Service) existingBootstrap(ctx context.Context, opts BootstrapOptions) (BootstrapResult, error) {
 	var rec bootstrapRecord
-	if err := getJSON(ctx, s.st, bootstrapKey, &rec); err != nil {
+	if err := storage.GetJSON(ctx, s.st, bootstrapKey, &rec); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return BootstrapResult{}, err
 		}
@@ -125,7 +125,7 @@ func (s *Service) existingBootstrap(ctx context.Context, opts BootstrapOptions) 
 // DefaultTenant returns the tenant Bootstrap created.
 func (s *Service) DefaultTenant(ctx context.Context) (Tenant, error) {
 	var rec bootstrapRecord
-	err := getJSON(ctx, s.st, bootstrapKey, &rec)
+	err := storage.GetJSON(ctx, s.st, bootstrapKey, &rec)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Tenant{}, notFound("Keystage has not been bootstrapped.")
 	}

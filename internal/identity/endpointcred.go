@@ -89,7 +89,7 @@ func (s *Service) CreateIdentityEndpointCredential(ctx context.Context, identiti
 	header := id + "." + base64.RawURLEncoding.EncodeToString(secret)
 	cred := IdentityEndpointCredential{ID: id, Identities: refs, Created: s.now().UTC()}
 	rec := storedEndpointCredential{IdentityEndpointCredential: cred, MAC: s.endpointMAC(header)}
-	if err := putJSON(ctx, s.st, endpointCredsPrefix+id, rec); err != nil {
+	if err := storage.PutJSON(ctx, s.st, endpointCredsPrefix+id, rec); err != nil {
 		return NewIdentityEndpointCredential{}, storageError("create identity header", err)
 	}
 	s.log.InfoContext(ctx, "identity endpoint credential created", "id", id, "identities", len(refs))
@@ -102,7 +102,7 @@ func (s *Service) endpointMAC(header string) []byte {
 
 // IdentityEndpointCredentials lists the credentials (never their header values).
 func (s *Service) IdentityEndpointCredentials(ctx context.Context) ([]IdentityEndpointCredential, error) {
-	recs, err := listJSON[storedEndpointCredential](ctx, s.st, endpointCredsPrefix)
+	recs, err := storage.ListJSON[storedEndpointCredential](ctx, s.st, endpointCredsPrefix, "", 0)
 	if err != nil {
 		return nil, storageError("list identity headers", err)
 	}
@@ -156,7 +156,7 @@ func (s *Service) authenticateHeader(ctx context.Context, header string) (Identi
 		return IdentityEndpointCredential{}, errBadIdentityHeader
 	}
 	var rec storedEndpointCredential
-	err := getJSON(ctx, s.st, endpointCredsPrefix+id, &rec)
+	err := storage.GetJSON(ctx, s.st, endpointCredsPrefix+id, &rec)
 	if errors.Is(err, storage.ErrNotFound) {
 		return IdentityEndpointCredential{}, errBadIdentityHeader
 	}

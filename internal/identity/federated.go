@@ -107,7 +107,7 @@ func (s *Service) writeFederatedCredential(ctx context.Context, tenantID, client
 	f.Audiences = []string{f.Audiences[0]}
 	created := false
 	err = s.st.Update(ctx, func(tx storage.Store) error {
-		existing, err := listJSON[FederatedCredential](ctx, tx, ficPrefix(tid, cid))
+		existing, err := storage.ListJSON[FederatedCredential](ctx, tx, ficPrefix(tid, cid), "", 0)
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (s *Service) writeFederatedCredential(ctx context.Context, tenantID, client
 		default:
 			f.Created, created = s.now().UTC(), true
 		}
-		return putJSON(ctx, tx, ficKey(tid, cid, f.Name), f)
+		return storage.PutJSON(ctx, tx, ficKey(tid, cid, f.Name), f)
 	})
 	if err != nil {
 		return FederatedCredential{}, false, storageError("write federated credential", err)
@@ -146,7 +146,7 @@ func (s *Service) FederatedCredentials(ctx context.Context, tenantID, clientID s
 	if err != nil {
 		return nil, err
 	}
-	fs, err := listJSON[FederatedCredential](ctx, s.st, ficPrefix(c.tenantID(), c.clientID()))
+	fs, err := storage.ListJSON[FederatedCredential](ctx, s.st, ficPrefix(c.tenantID(), c.clientID()), "", 0)
 	if err != nil {
 		return nil, storageError("list federated credentials", err)
 	}
@@ -160,7 +160,7 @@ func (s *Service) FederatedCredential(ctx context.Context, tenantID, clientID, n
 		return FederatedCredential{}, err
 	}
 	var f FederatedCredential
-	err = getJSON(ctx, s.st, ficKey(c.tenantID(), c.clientID(), name), &f)
+	err = storage.GetJSON(ctx, s.st, ficKey(c.tenantID(), c.clientID(), name), &f)
 	if errors.Is(err, storage.ErrNotFound) {
 		return FederatedCredential{}, notFound("Federated identity credential '%s' not found.", truncate(name))
 	}

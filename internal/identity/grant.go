@@ -9,6 +9,7 @@ import (
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity/federation"
 	"github.com/keystage/keystage/internal/identity/token"
+	"github.com/keystage/keystage/internal/storage"
 )
 
 // Wire values of the client-credentials grant.
@@ -171,7 +172,7 @@ func (s *Service) checkAssertion(ctx context.Context, c client, raw string) erro
 		return grantError(fault.Unauthorized, CodeInvalidClient, AADSTSAssertionSignature,
 			"Client assertion contains an invalid signature: certificate credentials are not supported by Keystage; use a client secret or a federated identity credential.")
 	}
-	fics, err := listJSON[FederatedCredential](ctx, s.st, ficPrefix(c.tenantID(), c.clientID()))
+	fics, err := storage.ListJSON[FederatedCredential](ctx, s.st, ficPrefix(c.tenantID(), c.clientID()), "", 0)
 	if err != nil {
 		return storageError("list federated credentials", err)
 	}

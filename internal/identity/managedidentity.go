@@ -64,13 +64,13 @@ func (s *Service) CreateManagedIdentity(ctx context.Context, tenantID, resourceI
 		} else if ok {
 			return conflict("A managed identity for resource '%s' already exists.", truncate(resourceID))
 		}
-		if err := putJSON(ctx, tx, miKey(mi.TenantID, mi.ClientID), mi); err != nil {
+		if err := storage.PutJSON(ctx, tx, miKey(mi.TenantID, mi.ClientID), mi); err != nil {
 			return err
 		}
-		if err := putJSON(ctx, tx, miResourceKey(resourceID), miRef{TenantID: mi.TenantID, ClientID: mi.ClientID}); err != nil {
+		if err := storage.PutJSON(ctx, tx, miResourceKey(resourceID), miRef{TenantID: mi.TenantID, ClientID: mi.ClientID}); err != nil {
 			return err
 		}
-		return putJSON(ctx, tx, objectKey(mi.TenantID, mi.PrincipalID), objectRef{Kind: KindManagedIdentity, ClientID: mi.ClientID})
+		return storage.PutJSON(ctx, tx, objectKey(mi.TenantID, mi.PrincipalID), objectRef{Kind: KindManagedIdentity, ClientID: mi.ClientID})
 	})
 	if err != nil {
 		return ManagedIdentity{}, storageError("create managed identity", err)
@@ -91,7 +91,7 @@ func (s *Service) ManagedIdentity(ctx context.Context, tenantID, clientID string
 
 func getManagedIdentity(ctx context.Context, st storage.Store, tid, clientID string) (ManagedIdentity, error) {
 	var mi ManagedIdentity
-	err := getJSON(ctx, st, miKey(tid, clientID), &mi)
+	err := storage.GetJSON(ctx, st, miKey(tid, clientID), &mi)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ManagedIdentity{}, notFound("Managed identity '%s' not found in tenant '%s'.", clientID, tid)
 	}
@@ -104,7 +104,7 @@ func getManagedIdentity(ctx context.Context, st storage.Store, tid, clientID str
 // ManagedIdentityByResourceID returns the identity of an ARM resource id (any case).
 func (s *Service) ManagedIdentityByResourceID(ctx context.Context, resourceID string) (ManagedIdentity, error) {
 	var ref miRef
-	err := getJSON(ctx, s.st, miResourceKey(resourceID), &ref)
+	err := storage.GetJSON(ctx, s.st, miResourceKey(resourceID), &ref)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ManagedIdentity{}, notFound("No managed identity for resource '%s'.", truncate(resourceID))
 	}
@@ -120,7 +120,7 @@ func (s *Service) ManagedIdentities(ctx context.Context, tenantID string) ([]Man
 	if err != nil {
 		return nil, err
 	}
-	mis, err := listJSON[ManagedIdentity](ctx, s.st, scoped(t.ID, "mis/"))
+	mis, err := storage.ListJSON[ManagedIdentity](ctx, s.st, scoped(t.ID, "mis/"), "", 0)
 	if err != nil {
 		return nil, storageError("list managed identities", err)
 	}

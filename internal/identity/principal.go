@@ -45,7 +45,7 @@ func (s *Service) Principal(ctx context.Context, tenantID, objectID string) (Pri
 		return Principal{}, notFound("Principal '%s' not found.", truncate(objectID))
 	}
 	var ref objectRef
-	err := getJSON(ctx, s.st, objectKey(tid, oid), &ref)
+	err := storage.GetJSON(ctx, s.st, objectKey(tid, oid), &ref)
 	if errors.Is(err, storage.ErrNotFound) || ref.Kind == kindApplication {
 		return Principal{}, notFound("Principal '%s' not found in tenant '%s'.", oid, tid)
 	}

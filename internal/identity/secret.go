@@ -108,7 +108,7 @@ func (s *Service) putSecret(ctx context.Context, tx storage.Store, app Applicati
 		return badRequest("Application '%s' already has %d client secrets; remove one first.", app.AppID, MaxClientSecrets)
 	}
 	rec := storedSecret{ClientSecret: n.ClientSecret, MAC: s.secretMAC(app, n.SecretText)}
-	return putJSON(ctx, tx, secretsPrefix(app.TenantID, app.AppID)+n.KeyID, rec)
+	return storage.PutJSON(ctx, tx, secretsPrefix(app.TenantID, app.AppID)+n.KeyID, rec)
 }
 
 // generateSecret returns a secret shaped like Entra's: a 3-character alphanumeric hint,
@@ -143,7 +143,7 @@ func (s *Service) ClientSecrets(ctx context.Context, tenantID, appID string) ([]
 	if err != nil {
 		return nil, err
 	}
-	recs, err := listJSON[storedSecret](ctx, s.st, secretsPrefix(app.TenantID, app.AppID))
+	recs, err := storage.ListJSON[storedSecret](ctx, s.st, secretsPrefix(app.TenantID, app.AppID), "", 0)
 	if err != nil {
 		return nil, storageError("list client secrets", err)
 	}
@@ -184,7 +184,7 @@ func (s *Service) RemoveClientSecret(ctx context.Context, tenantID, appID, keyID
 // computed once and compared with every stored MAC (no early exit), so timing reveals
 // neither which secret matched nor how much of one did.
 func (s *Service) checkSecret(ctx context.Context, app Application, secret string) error {
-	recs, err := listJSON[storedSecret](ctx, s.st, secretsPrefix(app.TenantID, app.AppID))
+	recs, err := storage.ListJSON[storedSecret](ctx, s.st, secretsPrefix(app.TenantID, app.AppID), "", 0)
 	if err != nil {
 		return storageError("check client secret", err)
 	}

@@ -2,9 +2,7 @@ package identity
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
@@ -26,11 +24,10 @@ import (
 //	identity/endpoint-credentials/{id}              storedEndpointCredential (MAC only)
 //	identity/keys/…, identity/key-active/…          signing keys (package token)
 const (
-	bootstrapKey          = "identity/bootstrap"
-	tenantsPrefix         = "identity/tenants/"
-	miResourcesPrefix     = "identity/mi-resources/"
-	endpointCredsPrefix   = "identity/endpoint-credentials/"
-	maxListedPerTenantKey = 0 // List without a limit; collections are small and capped
+	bootstrapKey        = "identity/bootstrap"
+	tenantsPrefix       = "identity/tenants/"
+	miResourcesPrefix   = "identity/mi-resources/"
+	endpointCredsPrefix = "identity/endpoint-credentials/"
 )
 
 func tenantKey(tid string) string            { return tenantsPrefix + tid }
@@ -44,41 +41,6 @@ func ficKey(tid, clientID, name string) string {
 	return ficPrefix(tid, clientID) + strings.ToLower(name)
 }
 func miResourceKey(resourceID string) string { return miResourcesPrefix + strings.ToLower(resourceID) }
-
-func getJSON(ctx context.Context, st storage.Store, key string, v any) error {
-	b, err := st.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
-	}
-	return nil
-}
-
-func putJSON(ctx context.Context, st storage.Store, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	return st.Put(ctx, key, b)
-}
-
-func listJSON[T any](ctx context.Context, st storage.Store, prefix string) ([]T, error) {
-	entries, err := st.List(ctx, prefix, "", maxListedPerTenantKey)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]T, 0, len(entries))
-	for _, e := range entries {
-		var v T
-		if err := json.Unmarshal(e.Value, &v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", e.Key, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
 
 // exists reports whether key is present.
 func exists(ctx context.Context, st storage.Store, key string) (bool, error) {

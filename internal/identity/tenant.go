@@ -43,7 +43,7 @@ func (s *Service) CreateTenant(ctx context.Context, displayName string) (Tenant,
 		return Tenant{}, fmt.Errorf("identity: create tenant: %w", err)
 	}
 	err = s.st.Update(ctx, func(tx storage.Store) error {
-		if err := putJSON(ctx, tx, tenantKey(t.ID), t); err != nil {
+		if err := storage.PutJSON(ctx, tx, tenantKey(t.ID), t); err != nil {
 			return err
 		}
 		return s.keys.Put(ctx, tx, t.ID, key, true)
@@ -62,7 +62,7 @@ func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, notFound("Tenant '%s' not found.", truncate(id))
 	}
 	var t Tenant
-	err := getJSON(ctx, s.st, tenantKey(tid), &t)
+	err := storage.GetJSON(ctx, s.st, tenantKey(tid), &t)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Tenant{}, notFound("Tenant '%s' not found.", tid)
 	}
@@ -74,7 +74,7 @@ func (s *Service) Tenant(ctx context.Context, id string) (Tenant, error) {
 
 // Tenants lists all tenants in id order.
 func (s *Service) Tenants(ctx context.Context) ([]Tenant, error) {
-	ts, err := listJSON[Tenant](ctx, s.st, tenantsPrefix)
+	ts, err := storage.ListJSON[Tenant](ctx, s.st, tenantsPrefix, "", 0)
 	if err != nil {
 		return nil, storageError("list tenants", err)
 	}
