@@ -137,7 +137,7 @@ func (a *Audit) Flush(ctx context.Context) error {
 	defer a.flushMu.Unlock()
 	a.mu.Lock()
 	events := a.buf
-	a.buf = nil
+	a.buf = make([]Event, 0, max(len(events), 256)) // about what the next interval brings
 	a.mu.Unlock()
 	if len(events) == 0 {
 		return nil
