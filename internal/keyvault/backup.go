@@ -110,11 +110,11 @@ func (s *Service) Restore(ctx context.Context, v Vault, blob []byte) (Properties
 			return err
 		}
 		for _, bv := range p.Versions {
-			if err := putJSON(ctx, tx, versionKey(v.ID, lname, bv.ID), versionRecord{Value: string(bv.Value), Meta: bv.Meta}); err != nil {
+			if err := storage.PutJSON(ctx, tx, versionKey(v.ID, lname, bv.ID), versionRecord{Value: string(bv.Value), Meta: bv.Meta}); err != nil {
 				return err
 			}
 		}
-		return putJSON(ctx, tx, activeKey(v.ID, lname), h)
+		return storage.PutJSON(ctx, tx, activeKey(v.ID, lname), h)
 	})
 	s.cache.invalidate(ckey{v.ID, lname})
 	if err != nil {

@@ -30,7 +30,7 @@ func (s *Service) Delete(ctx context.Context, v Vault, name string) (DeletedSecr
 			return err
 		}
 		d = deletedHead{Head: h, DeletedAt: now, PurgeAt: now + int64(v.Retention())*day}
-		if err := putJSON(ctx, tx, deletedKey(v.ID, lname), d); err != nil {
+		if err := storage.PutJSON(ctx, tx, deletedKey(v.ID, lname), d); err != nil {
 			return err
 		}
 		if err := tx.Delete(ctx, activeKey(v.ID, lname)); err != nil {
@@ -107,7 +107,7 @@ func (s *Service) Recover(ctx context.Context, v Vault, name string) (Properties
 			return err
 		}
 		h = d.Head
-		if err := putJSON(ctx, tx, activeKey(v.ID, lname), h); err != nil {
+		if err := storage.PutJSON(ctx, tx, activeKey(v.ID, lname), h); err != nil {
 			return err
 		}
 		if err := tx.Delete(ctx, deletedKey(v.ID, lname)); err != nil {

@@ -59,7 +59,7 @@ func (s *Service) Set(ctx context.Context, v Vault, name string, p SetParams) (S
 		}
 		h.Latest, h.Meta = version, m
 		h.Versions++
-		return putJSON(ctx, tx, activeKey(v.ID, lname), h)
+		return storage.PutJSON(ctx, tx, activeKey(v.ID, lname), h)
 	})
 	s.cache.invalidate(ckey{v.ID, lname})
 	if err != nil {
@@ -103,12 +103,12 @@ func (s *Service) Update(ctx context.Context, v Vault, name, version string, p U
 			return err
 		}
 		p.apply(&rec.Meta, now)
-		if err := putJSON(ctx, tx, vk, rec); err != nil {
+		if err := storage.PutJSON(ctx, tx, vk, rec); err != nil {
 			return err
 		}
 		if ver == h.Latest {
 			h.Meta = rec.Meta
-			if err := putJSON(ctx, tx, activeKey(v.ID, lname), h); err != nil {
+			if err := storage.PutJSON(ctx, tx, activeKey(v.ID, lname), h); err != nil {
 				return err
 			}
 		}
@@ -156,32 +156,21 @@ func normVersion(name, version string) (string, error) {
 // getHead reads the head stored at key. A missing key gives notFound, or
 // storage.ErrNotFound when notFound is nil.
 func getHead(ctx context.Context, st storage.Store, key string, notFound error) (head, error) {
-	return getRecord[head](ctx, st, key, "secret", notFound)
+	return getRecord[head](ctx, st, key, notFound)
 }
 
 // getDeleted reads the deleted head stored at key, like getHead.
 func getDeleted(ctx context.Context, st storage.Store, key string, notFound error) (deletedHead, error) {
-	return getRecord[deletedHead](ctx, st, key, "deleted secret", notFound)
+	return getRecord[deletedHead](ctx, st, key, notFound)
 }
 
-func getRecord[T any](ctx context.Context, st storage.Store, key, what string, notFound error) (T, error) {
-	raw, err := st.Get(ctx, key)
+func getRecord[T any](ctx context.Context, st storage.Store, key string, notFound error) (T, error) {
+	var v T
+	err := storage.GetJSON(ctx, st, key, &v)
 	if errors.Is(err, storage.ErrNotFound) && notFound != nil {
 		err = notFound
 	}
-	if err != nil {
-		var zero T
-		return zero, err
-	}
-	return decode[T](raw, what)
-}
-
-func putJSON(ctx context.Context, st storage.Store, key string, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("keyvault: encode %s: %w", key, err)
-	}
-	return st.Put(ctx, key, raw)
+	return v, err
 }
 
 // wrapOp names the operation on unclassified errors; classified ones pass unchanged so the
