@@ -46,6 +46,10 @@ func NewRoot(env Env, extra ...*cobra.Command) *cobra.Command {
 		a.newConfigCommand(),
 		a.newConfigureCommand(),
 		a.newGroupCommand(),
+		a.newKeyvaultCommand(),
+		a.newIdentityCommand(),
+		a.newADCommand(),
+		a.newRoleCommand(),
 	)
 	return root
 }
