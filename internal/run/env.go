@@ -110,24 +110,33 @@ func (s *State) staticVariables(vars []plan.Variable) []job.Variable {
 }
 
 // stageEnv is the environment of a stage's condition and variables; stageVars are the
-// stage-scope variables visible so far.
-func (s *State) stageEnv(st *StageState, stageVars []job.Variable) *evalEnv {
+// stage-scope variables visible so far. The status functions are answered only when
+// status is set (conditions), since walking the dependency graph has a cost.
+func (s *State) stageEnv(st *StageState, stageVars []job.Variable, status bool) *evalEnv {
 	e := s.baseEnv(s.Variables, stageVars, stageSystemVariables(st))
 	for _, d := range st.DependsOn {
 		e.deps = append(e.deps, s.stageDep(s.Stage(d)))
 	}
 	e.stageDeps = s.stageDeps(st)
 	e.status.Kind = "stage"
+	if !status {
+		return e
+	}
+	idx := make(map[string]*StageState, len(s.Stages))
+	for _, x := range s.Stages {
+		idx[strings.ToLower(x.Name)] = x
+	}
 	e.order, e.status.Results = ancestors(st.Name, func(name string) ([]string, job.Result) {
-		x := s.Stage(name)
+		x := idx[strings.ToLower(name)]
 		return x.DependsOn, x.Result
 	}, st.DependsOn)
 	return e
 }
 
 // jobEnv is the environment of a job's condition, variables and runtime matrix; jobVars are
-// the job-scope variables visible so far.
-func (s *State) jobEnv(st *StageState, js *JobState, jobVars []job.Variable) *evalEnv {
+// the job-scope variables visible so far. As for stageEnv, status asks for the status
+// functions.
+func (s *State) jobEnv(st *StageState, js *JobState, jobVars []job.Variable, status bool) *evalEnv {
 	scoped := make([]job.Variable, 0, len(st.Variables)+len(jobVars))
 	scoped = append(scoped, st.Variables...)
 	scoped = append(scoped, jobVars...)
@@ -139,8 +148,15 @@ func (s *State) jobEnv(st *StageState, js *JobState, jobVars []job.Variable) *ev
 	}
 	e.stageDeps = s.stageDeps(st)
 	e.status.Kind = "job"
+	if !status {
+		return e
+	}
+	idx := make(map[string]*JobState, len(st.Jobs))
+	for _, x := range st.Jobs {
+		idx[strings.ToLower(x.Name)] = x
+	}
 	e.order, e.status.Results = ancestors(js.Name, func(name string) ([]string, job.Result) {
-		x := st.Job(name)
+		x := idx[strings.ToLower(name)]
 		return x.DependsOn, x.Result
 	}, js.DependsOn)
 	return e

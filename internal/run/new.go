@@ -92,7 +92,7 @@ func checkGraphs(p plan.Plan) error {
 	if len(errs) == 0 {
 		errs = append(errs, cycles(len(p.Stages), func(i int) string { return p.Stages[i].Name },
 			func(i int) []string { return p.Stages[i].DependsOn },
-			func(name string) int { return stageIndex(p, name) }, "stage %s depends on stage %s")...)
+			indexer(len(p.Stages), func(i int) string { return p.Stages[i].Name }), "stage %s depends on stage %s")...)
 	}
 	for _, st := range p.Stages {
 		seen := map[string]bool{}
@@ -115,7 +115,7 @@ func checkGraphs(p plan.Plan) error {
 		if !bad {
 			errs = append(errs, cycles(len(st.Jobs), func(i int) string { return st.Jobs[i].Name },
 				func(i int) []string { return st.Jobs[i].DependsOn },
-				func(name string) int { return jobIndex(st, name) },
+				indexer(len(st.Jobs), func(i int) string { return st.Jobs[i].Name }),
 				"stage "+st.Name+" job %s depends on job %s")...)
 		}
 	}
@@ -123,6 +123,21 @@ func checkGraphs(p plan.Plan) error {
 		return fmt.Errorf("run: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// indexer returns a lookup from a name (ignoring case) to its index among n names, -1 for
+// none.
+func indexer(n int, name func(int) string) func(string) int {
+	idx := make(map[string]int, n)
+	for i := n - 1; i >= 0; i-- {
+		idx[strings.ToLower(name(i))] = i
+	}
+	return func(s string) int {
+		if i, ok := idx[strings.ToLower(s)]; ok {
+			return i
+		}
+		return -1
+	}
 }
 
 // cycles returns one error per dependency edge that lies on a cycle, in node order.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/keystage/keystage/internal/pipeline/job"
@@ -30,12 +31,16 @@ func (s *State) Next(now time.Time) []Action {
 	case Pending:
 		s.startRun(now, &out)
 	}
+	stages := make(map[string]*StageState, len(s.Stages))
+	for _, st := range s.Stages {
+		stages[strings.ToLower(st.Name)] = st
+	}
 	for {
 		changed := false
 		for _, st := range s.Stages {
 			switch st.Status {
 			case Pending:
-				if s.tryStartStage(st, now, &out) {
+				if s.tryStartStage(st, stages, now, &out) {
 					changed = true
 				}
 			case InProgress:
@@ -174,10 +179,11 @@ func (s *State) startRun(now time.Time, out *[]Action) {
 	}
 }
 
-// tryStartStage starts, skips or fails a pending stage whose dependencies completed.
-func (s *State) tryStartStage(st *StageState, now time.Time, out *[]Action) bool {
+// tryStartStage starts, skips or fails a pending stage whose dependencies completed; stages
+// indexes the run's stages by lower-case name.
+func (s *State) tryStartStage(st *StageState, stages map[string]*StageState, now time.Time, out *[]Action) bool {
 	for _, d := range st.DependsOn {
-		if s.Stage(d).Status != Completed {
+		if stages[strings.ToLower(d)].Status != Completed {
 			return false
 		}
 	}
@@ -185,7 +191,7 @@ func (s *State) tryStartStage(st *StageState, now time.Time, out *[]Action) bool
 		s.skipStage(st, job.Skipped, "not selected", now, out, false)
 		return true
 	}
-	env := s.stageEnv(st, s.staticVariables(s.planStage(st).Variables))
+	env := s.stageEnv(st, s.staticVariables(s.planStage(st).Variables), true)
 	run, reason, err := s.evalCondition(s.planStage(st).Condition, env, "stage")
 	switch {
 	case err != nil:
@@ -228,10 +234,17 @@ func (s *State) skipStage(st *StageState, r job.Result, reason string, now time.
 // all completed. It reports whether anything changed.
 func (s *State) advanceStage(st *StageState, now time.Time, out *[]Action) bool {
 	changed := false
+	var jobs map[string]*JobState // built when a pending job needs it
 	for _, js := range st.Jobs {
 		switch js.Status {
 		case Pending:
-			if s.tryStartJob(st, js, now, out) {
+			if jobs == nil {
+				jobs = make(map[string]*JobState, len(st.Jobs))
+				for _, x := range st.Jobs {
+					jobs[strings.ToLower(x.Name)] = x
+				}
+			}
+			if s.tryStartJob(st, js, jobs, now, out) {
 				changed = true
 			}
 		case InProgress:
@@ -252,10 +265,11 @@ func (s *State) advanceStage(st *StageState, now time.Time, out *[]Action) bool 
 }
 
 // tryStartJob evaluates a pending job whose dependencies completed: it is skipped, failed, or
-// expanded into instances that startInstances will start.
-func (s *State) tryStartJob(st *StageState, js *JobState, now time.Time, out *[]Action) bool {
+// expanded into instances that startInstances will start. jobs indexes the stage's jobs by
+// lower-case name.
+func (s *State) tryStartJob(st *StageState, js *JobState, jobs map[string]*JobState, now time.Time, out *[]Action) bool {
 	for _, d := range js.DependsOn {
-		if st.Job(d).Status != Completed {
+		if jobs[strings.ToLower(d)].Status != Completed {
 			return false
 		}
 	}
@@ -264,7 +278,7 @@ func (s *State) tryStartJob(st *StageState, js *JobState, now time.Time, out *[]
 		return true
 	}
 	pj := s.planJob(st, js)
-	env := s.jobEnv(st, js, s.staticVariables(pj.Variables))
+	env := s.jobEnv(st, js, s.staticVariables(pj.Variables), true)
 	run, reason, err := s.evalCondition(pj.Condition, env, "job")
 	switch {
 	case err != nil:

@@ -35,7 +35,7 @@ func (s *State) expand(st *StageState, js *JobState) ([]*Instance, error) {
 	case sg == nil:
 	case sg.MatrixExpr != "":
 		var err error
-		legs, err = s.evalMatrix(sg.MatrixExpr, s.jobEnv(st, js, js.Variables))
+		legs, err = s.evalMatrix(sg.MatrixExpr, s.jobEnv(st, js, js.Variables, false))
 		if err != nil {
 			return nil, err
 		}

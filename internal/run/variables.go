@@ -47,7 +47,7 @@ func (s *State) rootVariables() ([]job.Variable, error) {
 // stageDependencies.
 func (s *State) stageVariables(st *StageState) ([]job.Variable, error) {
 	return s.resolve("stage "+st.Name, s.planStage(st).Variables, func(sofar []job.Variable) *evalEnv {
-		return s.stageEnv(st, sofar)
+		return s.stageEnv(st, sofar, false)
 	})
 }
 
@@ -55,7 +55,7 @@ func (s *State) stageVariables(st *StageState) ([]job.Variable, error) {
 // dependencies and stageDependencies.
 func (s *State) jobVariables(st *StageState, js *JobState) ([]job.Variable, error) {
 	return s.resolve("job "+js.Name, s.planJob(st, js).Variables, func(sofar []job.Variable) *evalEnv {
-		return s.jobEnv(st, js, sofar)
+		return s.jobEnv(st, js, sofar, false)
 	})
 }
 
