@@ -86,6 +86,20 @@ func (m *mapAuthenticator) Authenticate(r *http.Request) (arm.Caller, error) {
 // instead of the identity service.
 func newFakeEnv(t *testing.T) *sdkEnv {
 	t.Helper()
+	e, h := newFakeHandler(t)
+	// HTTP/2, as Keystage serves: armauthorization sends $filter unencoded (with spaces),
+	// which an HTTP/1.1 request line cannot carry.
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	e.URL, e.Client = srv.URL, srv.Client()
+	return e
+}
+
+// newFakeHandler returns an environment without a server, and its handler.
+func newFakeHandler(t testing.TB) (*sdkEnv, http.Handler) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "arm.db")})
 	if err != nil {
@@ -112,17 +126,10 @@ func newFakeEnv(t *testing.T) *sdkEnv {
 		t.Fatal(err)
 	}
 	h := armhttp.New(svc, auth, armhttp.Config{PageSize: 2})
-	// HTTP/2, as Keystage serves: armauthorization sends $filter unencoded (with spaces),
-	// which an HTTP/1.1 request line cannot carry.
-	srv := httptest.NewUnstartedServer(h)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
 	return &sdkEnv{
-		URL: srv.URL, Client: srv.Client(), TenantID: tenant, Subscription: sub.ID,
-		Admin: admin, AdminID: adminID, Service: svc,
+		TenantID: tenant, Subscription: sub.ID, Admin: admin, AdminID: adminID, Service: svc,
 		NewPrincipal: func(*testing.T) (azcore.TokenCredential, string) { return add() },
-	}
+	}, h
 }
 
 // forEachEnv runs fn against every environment the scenarios support.
