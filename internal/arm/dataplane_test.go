@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-
 	"github.com/keystage/keystage/internal/arm"
 	"github.com/keystage/keystage/internal/authz"
 )

@@ -120,4 +120,3 @@ func TestAPIVersion(t *testing.T) {
 		}
 	}
 }
-
