@@ -1,15 +1,18 @@
 package idphttp_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,13 +43,34 @@ type idp struct {
 	// create one with trustedIssuer.
 	issuer *fedtest.Issuer
 	client *http.Client
+	// logs collects everything the service and handler log (JSON lines).
+	logs *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // newIDP starts the handler over HTTPS. The service's authority is the test server's URL;
 // federation trusts the issuers in trust (their URLs) and the server itself.
 func newIDP(t testing.TB, st *identitytest.Store, trust ...*fedtest.Issuer) *idp {
 	t.Helper()
-	p := &idp{st: st, clock: identitytest.NewClock(time.Now())}
+	p := &idp{st: st, clock: identitytest.NewClock(time.Now()), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	mux := http.NewServeMux()
 	p.srv = httptest.NewUnstartedServer(mux)
 	p.srv.StartTLS()
@@ -70,7 +94,7 @@ func newIDP(t testing.TB, st *identitytest.Store, trust ...*fedtest.Issuer) *idp
 			Timeout:               500 * time.Millisecond,
 		},
 		Now: p.clock.Now,
-	}, nil)
+	}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +103,7 @@ func newIDP(t testing.TB, st *identitytest.Store, trust ...*fedtest.Issuer) *idp
 		t.Fatal(err)
 	}
 	p.tenant = p.admin.Tenant
-	if p.h, err = idphttp.New(svc, idphttp.Config{Now: p.clock.Now}, nil); err != nil {
+	if p.h, err = idphttp.New(svc, idphttp.Config{Now: p.clock.Now}, logger); err != nil {
 		t.Fatal(err)
 	}
 	mux.Handle("/", p.h)

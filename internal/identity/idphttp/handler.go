@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -152,7 +153,7 @@ func (h *Handler) discoveryV2(w http.ResponseWriter, r *http.Request, ids reques
 		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid", "appid", "appidacr", "idtyp", "ver", "uti", "xms_mirid"},
 		"request_uri_parameter_supported":       false,
 		"tenant_region_scope":                   nil,
-		"cloud_instance_name":                   strings.Split(h.host, ":")[0],
+		"cloud_instance_name":                   hostname(h.host),
 	})
 }
 
@@ -188,6 +189,14 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request, ids requestIDs) {
 		return
 	}
 	writeJSON(w, ids, set)
+}
+
+// hostname strips the port from host[:port].
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return host
 }
 
 // errTooLarge is the answer to an oversized body.

@@ -133,3 +133,53 @@ func TestCorrelationIDIsEchoed(t *testing.T) {
 		t.Errorf("correlation: body %v, headers %v", r.body["correlation_id"], r.header)
 	}
 }
+
+// TestLogsCarryNoCredentials drives successful and failing requests of every kind and
+// checks that no secret, assertion, identity header or issued token reaches the logs.
+func TestLogsCarryNoCredentials(t *testing.T) {
+	p := newIDP(t, identitytest.Open(t, "sqlite"))
+	ctx := context.Background()
+	app, secret := p.app(t)
+	const sub = "sc://org/proj/logs"
+	fapp := p.federatedApp(t, p.issuer.URL(), sub)
+	assertion := p.issuer.Assertion(t, sub)
+	mi, err := p.svc.CreateManagedIdentity(ctx, p.tenant.ID, "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/logs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := p.svc.CreateIdentityEndpointCredential(ctx, []identity.IdentityRef{{TenantID: p.tenant.ID, ClientID: mi.ClientID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sensitive := []string{secret, assertion, cred.Header, p.admin.AdminSecret.SecretText}
+	for _, r := range []response{
+		p.post(t, secretForm(app.AppID, secret, vaultRes+"/.default")),
+		p.post(t, secretForm(app.AppID, secret+"x", vaultRes+"/.default")),
+		p.post(t, secretForm(app.AppID, secret, "https://nope.example/.default")),
+		p.post(t, assertionForm(fapp.AppID, assertion)),
+		p.post(t, assertionForm(app.AppID, assertion)),
+		p.get(t, "/msi/token?api-version=2019-08-01&resource="+url.QueryEscape(vaultRes)),
+	} {
+		if tok, ok := r.body["access_token"].(string); ok {
+			sensitive = append(sensitive, tok)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, p.url+"/msi/token?api-version=2019-08-01&resource="+url.QueryEscape(vaultRes), nil)
+	req.Header.Set("X-IDENTITY-HEADER", cred.Header)
+	r := p.do(t, req)
+	if r.status != 200 {
+		t.Fatalf("MSI: %s", r)
+	}
+	sensitive = append(sensitive, r.body["access_token"].(string))
+	logs := p.logs.String()
+	if !strings.Contains(logs, "token issued") || !strings.Contains(logs, "token request refused") {
+		t.Fatalf("expected request logs, got:\n%s", logs)
+	}
+	for _, s := range sensitive {
+		for _, form := range []string{s, url.QueryEscape(s), s[len(s)-20:]} {
+			if strings.Contains(logs, form) {
+				t.Errorf("logs contain a credential (%.8s…)", s)
+			}
+		}
+	}
+}
