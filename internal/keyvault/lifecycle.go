@@ -241,9 +241,9 @@ func parsePurgeKey(key string) (at int64, vid, lname string, ok bool) {
 	return at, parts[1], parts[2], true
 }
 
-// DropVault removes every secret, version and deleted secret of the vault with id vid, as
-// when its vault is purged. It is idempotent.
-func (s *Service) DropVault(ctx context.Context, vid string) error {
+// PurgeVaultData removes every secret, version and deleted secret of the vault whose id is vid,
+// when the management plane purges the vault (it implements arm.VaultData). It is idempotent.
+func (s *Service) PurgeVaultData(ctx context.Context, vid string) error {
 	if err := (Vault{ID: vid}).check(); err != nil {
 		return err
 	}

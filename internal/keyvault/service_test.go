@@ -458,7 +458,7 @@ func TestCacheNeverStale(t *testing.T) {
 	wg.Wait()
 }
 
-func TestDropVault(t *testing.T) {
+func TestPurgeVaultData(t *testing.T) {
 	f := newFixture(t, openSQLite(t), Config{})
 	ctx := context.Background()
 	must[Secret](t)(f.svc.Set(ctx, f.vault, "a", SetParams{Value: "v"}))
@@ -466,7 +466,7 @@ func TestDropVault(t *testing.T) {
 	must[DeletedSecret](t)(f.svc.Delete(ctx, f.vault, "b"))
 	other := Vault{ID: "other", Name: "two", TenantID: f.vault.TenantID}
 	must[Secret](t)(f.svc.Set(ctx, other, "a", SetParams{Value: "keep"}))
-	if err := f.svc.DropVault(ctx, f.vault.ID); err != nil {
+	if err := f.svc.PurgeVaultData(ctx, f.vault.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err := f.svc.Get(ctx, f.vault, "a", "")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/barrier"
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity/token"
@@ -35,7 +36,7 @@ const (
 type fakeDirectory struct {
 	mu     sync.Mutex
 	vaults map[string]Vault
-	grants map[string]map[Operation]bool // oid -> allowed operations; nil map: everything
+	grants map[string]map[authz.SecretOperation]bool // oid -> allowed operations; nil map: everything
 }
 
 func (d *fakeDirectory) LookupVault(name string) (Vault, bool) {
@@ -45,7 +46,7 @@ func (d *fakeDirectory) LookupVault(name string) (Vault, bool) {
 	return v, ok
 }
 
-func (d *fakeDirectory) AuthorizeSecret(v *Vault, c *token.Claims, op Operation, secret string) error {
+func (d *fakeDirectory) AuthorizeSecret(_ context.Context, v *Vault, c *token.Claims, op authz.SecretOperation, secret string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	g, ok := d.grants[c.ObjectID]
@@ -119,7 +120,7 @@ func newEnv(t testing.TB, throttle Throttle) *env {
 	audit := keyvault.NewAudit(b, keyvault.AuditConfig{Now: clk.Now})
 	dir := &fakeDirectory{
 		vaults: map[string]Vault{"myvault": {Vault: keyvault.Vault{ID: "vault-1", Name: "myvault", TenantID: tenantA, RetentionDays: 7}, Location: "westeurope"}},
-		grants: map[string]map[Operation]bool{oidAdmin: nil, oidReader: {OpGet: true, OpList: true}},
+		grants: map[string]map[authz.SecretOperation]bool{oidAdmin: nil, oidReader: {authz.SecretGet: true, authz.SecretList: true}},
 	}
 	h, err := New(svc, audit, dir, verifier, Config{Authority: testAuthority, Resource: testResource, Throttle: throttle, Now: clk.Now})
 	if err != nil {

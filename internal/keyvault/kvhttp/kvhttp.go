@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity/token"
 	"github.com/keystage/keystage/internal/keyvault"
@@ -46,7 +47,7 @@ type Directory interface {
 	LookupVault(name string) (Vault, bool)
 	// AuthorizeSecret returns nil when the caller may perform op on the secret (empty for
 	// List, ListDeleted and Restore), or Key Vault's 403 as a *fault.Error.
-	AuthorizeSecret(v *Vault, caller *token.Claims, op Operation, secret string) error
+	AuthorizeSecret(ctx context.Context, v *Vault, caller *token.Claims, op authz.SecretOperation, secret string) error
 }
 
 // Verifier verifies bearer tokens; *token.Verifier is the implementation.
@@ -165,17 +166,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, &c, c.route.err)
 		return
 	}
-	if c.route.op.onSecret() && !keyvault.ValidName(c.route.name) {
+	if namesSecret(c.route.op) && !keyvault.ValidName(c.route.name) {
 		h.fail(w, &c, keyvault.ErrInvalidName(c.route.name))
 		return
 	}
-	if ok, retry := h.limiter.allow(v.Name, c.route.op == OpSet); !ok {
+	if ok, retry := h.limiter.allow(v.Name, c.route.op == authz.SecretSet); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(retry))
 		h.fail(w, &c, fault.New(fault.TooManyRequests, "Throttled",
 			"Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached"))
 		return
 	}
-	if err := h.dir.AuthorizeSecret(&v, claims, c.route.op, c.route.name); err != nil {
+	if err := h.dir.AuthorizeSecret(r.Context(), &v, claims, c.route.op, c.route.name); err != nil {
 		h.fail(w, &c, err)
 		return
 	}
@@ -202,7 +203,7 @@ func (h *Handler) record(r *http.Request, c *call) {
 		Time:       c.start,
 		RequestID:  requestid.From(r.Context()),
 		Vault:      c.vault,
-		Operation:  c.route.op.String(),
+		Operation:  auditName(c.route.op),
 		SecretName: c.route.name,
 		Version:    c.route.version,
 		Status:     c.status,

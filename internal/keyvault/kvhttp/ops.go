@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/keyvault"
 )
 
@@ -13,7 +14,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 	ctx := r.Context()
 	rt := &c.route
 	switch rt.op {
-	case OpGet:
+	case authz.SecretGet:
 		if _, ok := queryValue(r.URL.RawQuery, "outContentType"); ok {
 			h.fail(w, c, keyvault.BadParameter("outContentType applies only to secrets that back certificates; Keystage has no certificates."))
 			return
@@ -27,7 +28,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		b.Value = &s.Value
 		h.writeJSON(w, c, http.StatusOK, b)
 
-	case OpSet:
+	case authz.SecretSet:
 		var p wireSetParams
 		if err := decodeBody(w, r, maxBodyBytes, &p); err != nil {
 			h.fail(w, c, err)
@@ -52,7 +53,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		b.Value = &s.Value
 		h.writeJSON(w, c, http.StatusOK, b)
 
-	case OpUpdate:
+	case authz.SecretUpdate:
 		var p wireUpdateParams
 		if err := decodeBody(w, r, maxBodyBytes, &p); err != nil {
 			h.fail(w, c, err)
@@ -73,10 +74,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		}
 		h.writeJSON(w, c, http.StatusOK, vw.bundle(&props, true))
 
-	case OpList, OpListVersions, OpListDeleted:
+	case authz.SecretList, authz.SecretListVersions, authz.SecretListDeleted:
 		h.list(w, r, c, v, vw, apiVersion)
 
-	case OpDelete:
+	case authz.SecretDelete:
 		d, err := h.svc.Delete(ctx, v.Vault, rt.name)
 		if err != nil {
 			h.fail(w, c, err)
@@ -84,7 +85,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		}
 		h.writeJSON(w, c, http.StatusOK, vw.deleted(&d, true))
 
-	case OpGetDeleted:
+	case authz.SecretGetDeleted:
 		d, err := h.svc.GetDeleted(ctx, v.Vault, rt.name)
 		if err != nil {
 			h.fail(w, c, err)
@@ -92,7 +93,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		}
 		h.writeJSON(w, c, http.StatusOK, vw.deleted(&d, true))
 
-	case OpRecover:
+	case authz.SecretRecover:
 		props, err := h.svc.Recover(ctx, v.Vault, rt.name)
 		if err != nil {
 			h.fail(w, c, err)
@@ -100,14 +101,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		}
 		h.writeJSON(w, c, http.StatusOK, vw.bundle(&props, true))
 
-	case OpPurge:
+	case authz.SecretPurge:
 		if err := h.svc.Purge(ctx, v.Vault, rt.name); err != nil {
 			h.fail(w, c, err)
 			return
 		}
 		h.noContent(w, c)
 
-	case OpBackup:
+	case authz.SecretBackup:
 		blob, err := h.svc.Backup(ctx, v.Vault, rt.name)
 		if err != nil {
 			h.fail(w, c, err)
@@ -115,7 +116,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call, v *Vaul
 		}
 		h.writeJSON(w, c, http.StatusOK, wireBackup{Value: base64.RawURLEncoding.EncodeToString(blob)})
 
-	case OpRestore:
+	case authz.SecretRestore:
 		var p wireRestoreParams
 		if err := decodeBody(w, r, maxRestoreBytes, &p); err != nil {
 			h.fail(w, c, err)
@@ -151,7 +152,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call, v *Vault
 	ctx := r.Context()
 	out := wireList{Value: []wireBundle{}}
 	switch c.route.op {
-	case OpList:
+	case authz.SecretList:
 		page, err := h.svc.List(ctx, v.Vault, req)
 		if err != nil {
 			h.fail(w, c, err)
@@ -161,7 +162,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call, v *Vault
 			out.Value = append(out.Value, vw.bundle(&page.Items[i], false))
 		}
 		out.NextLink = vw.nextLink("/secrets", apiVersion, page.Next, pageSize(req))
-	case OpListVersions:
+	case authz.SecretListVersions:
 		page, err := h.svc.ListVersions(ctx, v.Vault, c.route.name, req)
 		if err != nil {
 			h.fail(w, c, err)
@@ -171,7 +172,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *call, v *Vault
 			out.Value = append(out.Value, vw.bundle(&page.Items[i], true))
 		}
 		out.NextLink = vw.nextLink("/secrets/"+c.route.name+"/versions", apiVersion, page.Next, pageSize(req))
-	case OpListDeleted:
+	case authz.SecretListDeleted:
 		page, err := h.svc.ListDeleted(ctx, v.Vault, req)
 		if err != nil {
 			h.fail(w, c, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/fault"
 )
 
@@ -63,27 +64,27 @@ func TestParseRoute(t *testing.T) {
 		want         route
 		wantKind     fault.Kind // when an error is expected
 	}{
-		{"GET", "/secrets", route{op: OpList}, 0},
-		{"GET", "/secrets/", route{op: OpList}, 0},
-		{"PUT", "/secrets/n", route{op: OpSet, name: "n"}, 0},
-		{"PUT", "/secrets/n/", route{op: OpSet, name: "n"}, 0},
-		{"GET", "/secrets/n/", route{op: OpGet, name: "n"}, 0},
-		{"GET", "/secrets/n", route{op: OpGet, name: "n"}, 0},
-		{"GET", "//secrets//n//", route{op: OpGet, name: "n"}, 0},
-		{"GET", "/Secrets/n/" + v, route{op: OpGet, name: "n", version: v}, 0},
-		{"PATCH", "/secrets/n/", route{op: OpUpdate, name: "n"}, 0},
-		{"PATCH", "/secrets/n/" + v, route{op: OpUpdate, name: "n", version: v}, 0},
-		{"DELETE", "/secrets/n", route{op: OpDelete, name: "n"}, 0},
-		{"GET", "/secrets/n/versions", route{op: OpListVersions, name: "n"}, 0},
-		{"POST", "/secrets/n/backup", route{op: OpBackup, name: "n"}, 0},
-		{"POST", "/secrets/restore", route{op: OpRestore}, 0},
-		{"GET", "/secrets/restore", route{op: OpGet, name: "restore"}, 0},
-		{"PUT", "/secrets/restore", route{op: OpSet, name: "restore"}, 0},
-		{"GET", "/deletedsecrets", route{op: OpListDeleted}, 0},
-		{"GET", "/deletedsecrets/n", route{op: OpGetDeleted, name: "n"}, 0},
-		{"DELETE", "/deletedsecrets/n", route{op: OpPurge, name: "n"}, 0},
-		{"POST", "/deletedsecrets/n/recover", route{op: OpRecover, name: "n"}, 0},
-		{"GET", "/secrets/a%2Fb", route{op: OpGet, name: "a/b"}, 0},
+		{"GET", "/secrets", route{op: authz.SecretList}, 0},
+		{"GET", "/secrets/", route{op: authz.SecretList}, 0},
+		{"PUT", "/secrets/n", route{op: authz.SecretSet, name: "n"}, 0},
+		{"PUT", "/secrets/n/", route{op: authz.SecretSet, name: "n"}, 0},
+		{"GET", "/secrets/n/", route{op: authz.SecretGet, name: "n"}, 0},
+		{"GET", "/secrets/n", route{op: authz.SecretGet, name: "n"}, 0},
+		{"GET", "//secrets//n//", route{op: authz.SecretGet, name: "n"}, 0},
+		{"GET", "/Secrets/n/" + v, route{op: authz.SecretGet, name: "n", version: v}, 0},
+		{"PATCH", "/secrets/n/", route{op: authz.SecretUpdate, name: "n"}, 0},
+		{"PATCH", "/secrets/n/" + v, route{op: authz.SecretUpdate, name: "n", version: v}, 0},
+		{"DELETE", "/secrets/n", route{op: authz.SecretDelete, name: "n"}, 0},
+		{"GET", "/secrets/n/versions", route{op: authz.SecretListVersions, name: "n"}, 0},
+		{"POST", "/secrets/n/backup", route{op: authz.SecretBackup, name: "n"}, 0},
+		{"POST", "/secrets/restore", route{op: authz.SecretRestore}, 0},
+		{"GET", "/secrets/restore", route{op: authz.SecretGet, name: "restore"}, 0},
+		{"PUT", "/secrets/restore", route{op: authz.SecretSet, name: "restore"}, 0},
+		{"GET", "/deletedsecrets", route{op: authz.SecretListDeleted}, 0},
+		{"GET", "/deletedsecrets/n", route{op: authz.SecretGetDeleted, name: "n"}, 0},
+		{"DELETE", "/deletedsecrets/n", route{op: authz.SecretPurge, name: "n"}, 0},
+		{"POST", "/deletedsecrets/n/recover", route{op: authz.SecretRecover, name: "n"}, 0},
+		{"GET", "/secrets/a%2Fb", route{op: authz.SecretGet, name: "a/b"}, 0},
 		{"GET", "/", route{}, fault.NotFound},
 		{"GET", "/other", route{}, fault.NotFound},
 		{"GET", "/secrets/a/b/c", route{}, fault.NotFound},

@@ -96,7 +96,7 @@ func (h *Handler) fail(w http.ResponseWriter, c *call, err error) {
 		fe = errUnavailable().Wrap(err)
 	}
 	if errorsLogged[fe.Kind] {
-		h.log.Error("kvhttp: request failed", "vault", c.vault, "operation", c.route.op.String(), "err", err)
+		h.log.Error("kvhttp: request failed", "vault", c.vault, "operation", auditName(c.route.op), "err", err)
 	}
 	body := wireError{Error: wireErrorBody{Code: fe.Code, Message: fe.Message}}
 	if fe.Inner != "" {

@@ -5,54 +5,38 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/keyvault"
 )
 
-// Operation is one secrets data-plane operation.
-type Operation uint8
-
-// The operations of the Key Vault secrets REST API (keyvault.md §1.2).
-const (
-	OpSet          Operation = iota + 1 // PUT /secrets/{name}
-	OpGet                               // GET /secrets/{name}[/][/{version}]
-	OpList                              // GET /secrets
-	OpListVersions                      // GET /secrets/{name}/versions
-	OpUpdate                            // PATCH /secrets/{name}[/][/{version}]
-	OpDelete                            // DELETE /secrets/{name}
-	OpGetDeleted                        // GET /deletedsecrets/{name}
-	OpListDeleted                       // GET /deletedsecrets
-	OpRecover                           // POST /deletedsecrets/{name}/recover
-	OpPurge                             // DELETE /deletedsecrets/{name}
-	OpBackup                            // POST /secrets/{name}/backup
-	OpRestore                           // POST /secrets/restore
-)
-
-// opNames are the operation names of Azure Key Vault's AuditEvent log, used in Keystage's.
-var opNames = [...]string{
-	OpSet: "SecretSet", OpGet: "SecretGet", OpList: "SecretList", OpListVersions: "SecretListVersions",
-	OpUpdate: "SecretUpdate", OpDelete: "SecretDelete", OpGetDeleted: "SecretGetDeleted",
-	OpListDeleted: "SecretListDeleted", OpRecover: "SecretRecover", OpPurge: "SecretPurge",
-	OpBackup: "SecretBackup", OpRestore: "SecretRestore",
+// auditNames are the operation names of Azure Key Vault's AuditEvent log, which Keystage's
+// audit trail uses too.
+var auditNames = map[authz.SecretOperation]string{
+	authz.SecretSet: "SecretSet", authz.SecretGet: "SecretGet", authz.SecretList: "SecretList",
+	authz.SecretListVersions: "SecretListVersions", authz.SecretUpdate: "SecretUpdate",
+	authz.SecretDelete: "SecretDelete", authz.SecretGetDeleted: "SecretGetDeleted",
+	authz.SecretListDeleted: "SecretListDeleted", authz.SecretRecover: "SecretRecover",
+	authz.SecretPurge: "SecretPurge", authz.SecretBackup: "SecretBackup", authz.SecretRestore: "SecretRestore",
 }
 
-// String returns the audit name of the operation ("SecretGet"), or "Unknown".
-func (op Operation) String() string {
-	if op > 0 && int(op) < len(opNames) {
-		return opNames[op]
+// auditName returns the audit name of op ("SecretGet"), or "Unknown".
+func auditName(op authz.SecretOperation) string {
+	if n, ok := auditNames[op]; ok {
+		return n
 	}
 	return "Unknown"
 }
 
-// onSecret reports whether the operation names a secret in its path.
-func (op Operation) onSecret() bool {
-	return op != OpList && op != OpListDeleted && op != OpRestore && op != 0
+// namesSecret reports whether the operation's path names a secret.
+func namesSecret(op authz.SecretOperation) bool {
+	return op != authz.SecretList && op != authz.SecretListDeleted && op != authz.SecretRestore && op != 0
 }
 
 // route is a parsed request path. When err is set the request is answered with it, but
 // only after authentication: an unauthenticated caller learns nothing but the challenge.
 type route struct {
-	op      Operation
+	op      authz.SecretOperation
 	name    string
 	version string
 	err     error
@@ -110,22 +94,22 @@ func secretsRoute(method string, rest []string, path string) route {
 	switch len(rest) {
 	case 0:
 		if method == http.MethodGet {
-			return route{op: OpList}
+			return route{op: authz.SecretList}
 		}
 	case 1:
 		name := rest[0]
 		switch method {
 		case http.MethodPut:
-			return route{op: OpSet, name: name}
+			return route{op: authz.SecretSet, name: name}
 		case http.MethodGet:
-			return route{op: OpGet, name: name}
+			return route{op: authz.SecretGet, name: name}
 		case http.MethodPatch:
-			return route{op: OpUpdate, name: name}
+			return route{op: authz.SecretUpdate, name: name}
 		case http.MethodDelete:
-			return route{op: OpDelete, name: name}
+			return route{op: authz.SecretDelete, name: name}
 		case http.MethodPost:
 			if strings.EqualFold(name, "restore") {
-				return route{op: OpRestore}
+				return route{op: authz.SecretRestore}
 			}
 		}
 	case 2:
@@ -133,14 +117,14 @@ func secretsRoute(method string, rest []string, path string) route {
 		switch method {
 		case http.MethodGet:
 			if strings.EqualFold(sub, "versions") {
-				return route{op: OpListVersions, name: name}
+				return route{op: authz.SecretListVersions, name: name}
 			}
-			return route{op: OpGet, name: name, version: sub}
+			return route{op: authz.SecretGet, name: name, version: sub}
 		case http.MethodPatch:
-			return route{op: OpUpdate, name: name, version: sub}
+			return route{op: authz.SecretUpdate, name: name, version: sub}
 		case http.MethodPost:
 			if strings.EqualFold(sub, "backup") {
-				return route{op: OpBackup, name: name}
+				return route{op: authz.SecretBackup, name: name}
 			}
 		}
 	default:
@@ -153,18 +137,18 @@ func deletedRoute(method string, rest []string, path string) route {
 	switch len(rest) {
 	case 0:
 		if method == http.MethodGet {
-			return route{op: OpListDeleted}
+			return route{op: authz.SecretListDeleted}
 		}
 	case 1:
 		switch method {
 		case http.MethodGet:
-			return route{op: OpGetDeleted, name: rest[0]}
+			return route{op: authz.SecretGetDeleted, name: rest[0]}
 		case http.MethodDelete:
-			return route{op: OpPurge, name: rest[0]}
+			return route{op: authz.SecretPurge, name: rest[0]}
 		}
 	case 2:
 		if method == http.MethodPost && strings.EqualFold(rest[1], "recover") {
-			return route{op: OpRecover, name: rest[0]}
+			return route{op: authz.SecretRecover, name: rest[0]}
 		}
 		if !strings.EqualFold(rest[1], "recover") {
 			return route{err: errNoSuchPath(path)}
