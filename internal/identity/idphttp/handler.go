@@ -77,7 +77,7 @@ func New(svc *identity.Service, cfg Config, logger *slog.Logger) (*Handler, erro
 	mux.HandleFunc("/{tenant}/discovery/keys", h.get(h.keys))
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/token", h.token(false))
 	mux.HandleFunc("/{tenant}/oauth2/token", h.token(true))
-	mux.HandleFunc("/{tenant}/oauth2/token/", h.token(true)) // ADAL posts with a trailing slash
+	mux.HandleFunc("/{tenant}/oauth2/token/{$}", h.token(true)) // ADAL posts with a trailing slash
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/authorize", h.unsupported("interactive sign-in (the authorization endpoint)"))
 	mux.HandleFunc("/{tenant}/oauth2/authorize", h.unsupported("interactive sign-in (the authorization endpoint)"))
 	mux.HandleFunc("/{tenant}/oauth2/v2.0/devicecode", h.unsupported("the device code flow"))

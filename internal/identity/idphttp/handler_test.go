@@ -183,3 +183,12 @@ func TestLogsCarryNoCredentials(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenPathsAreExact(t *testing.T) {
+	p := newIDP(t, identitytest.Open(t, "sqlite"))
+	for _, path := range []string{"/oauth2/token/extra", "/oauth2/v2.0/token/extra", "/oauth2/v2.0/token/"} {
+		if r := p.postRaw(t, "/"+p.tenant.ID+path, formType, "", nil); r.status != http.StatusNotFound {
+			t.Errorf("%s: %s, want 404", path, r)
+		}
+	}
+}
