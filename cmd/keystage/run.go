@@ -70,11 +70,12 @@ NAME) and --secret-file FILE (dotenv lines NAME=VALUE) set secrets: masked as **
 every log line and not exported to step environments unless a step maps them in env:.
 --param NAME=VALUE sets a runtime parameter (top-level parameters:).
 
-Tasks: Keystage runs its built-in tasks (CmdLine@2, Bash@3, CopyFiles@2,
-PublishBuildArtifacts@1, PublishPipelineArtifact@1, DownloadPipelineArtifact@2,
-checkout). A step using any other task, AzureKeyVault@2 included, fails with an error
-naming the task, unless you pass --skip-task NAME@MAJOR, which disables those steps
-(logged as skipped). To run a pipeline that reads secrets with AzureKeyVault@2, pass
+Tasks: Keystage runs its built-in tasks:
+  ` + builtinTaskList() + `
+A step using any other task fails with an error naming the task, and a task that needs
+a service connection (such as AzureKeyVault@2) fails too, since local runs have none. Pass
+--skip-task NAME@MAJOR to disable the steps that use a task instead (they are logged as
+skipped). To run a pipeline that reads secrets with AzureKeyVault@2, pass
 --skip-task AzureKeyVault@2 and give the secrets it would fetch with --secret.
 
 Work directory: --workdir DIR (default: _work at the repository root, with a
@@ -107,6 +108,15 @@ file does not compile), 130 when it was canceled.`,
 	fl.StringVar(&f.workdir, "workdir", "", "work directory (default: _work at the repository root)")
 	fl.IntVar(&f.maxParallel, "max-parallel", 0, "run at most this many jobs at once (default: no limit)")
 	return cmd
+}
+
+// builtinTaskList names the tasks of the registry, for the help text.
+func builtinTaskList() string {
+	var refs []string
+	for _, t := range task.Builtins() {
+		refs = append(refs, t.Definition().Ref())
+	}
+	return strings.Join(refs, ", ")
 }
 
 // exitError ends the process with a status; its message has already been printed.
