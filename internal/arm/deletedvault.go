@@ -38,13 +38,13 @@ func (s *Service) recoverVault(ctx context.Context, c Caller, sub, group, name s
 			return err
 		}
 		var active Vault
-		if err := getJSON(ctx, tx, vaultKey(name), &active); err == nil {
+		if err := storage.GetJSON(ctx, tx, vaultKey(name), &active); err == nil {
 			return errVaultAlreadyExists(name)
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
 		var dv DeletedVault
-		err := getJSON(ctx, tx, deletedVaultKey(name), &dv)
+		err := storage.GetJSON(ctx, tx, deletedVaultKey(name), &dv)
 		if errors.Is(err, storage.ErrNotFound) || err == nil && dv.expired(s.now()) {
 			return errDeletedVaultNotFound(name, p.Location)
 		}
@@ -119,7 +119,7 @@ func (s *Service) GetDeletedVault(ctx context.Context, c Caller, sub, location, 
 
 func (s *Service) deletedVault(ctx context.Context, st storage.Store, sub, location, name string) (DeletedVault, error) {
 	var dv DeletedVault
-	err := getJSON(ctx, st, deletedVaultKey(name), &dv)
+	err := storage.GetJSON(ctx, st, deletedVaultKey(name), &dv)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return DeletedVault{}, storageError("get deleted vault", err)
 	}
@@ -166,7 +166,7 @@ func (s *Service) purge(ctx context.Context, dv DeletedVault) error {
 	}
 	err := s.update(ctx, func(tx storage.Store, _ *changes) error {
 		var cur DeletedVault
-		if err := getJSON(ctx, tx, deletedVaultKey(dv.Vault.Name), &cur); err != nil {
+		if err := storage.GetJSON(ctx, tx, deletedVaultKey(dv.Vault.Name), &cur); err != nil {
 			if errors.Is(err, storage.ErrNotFound) {
 				return nil
 			}

@@ -118,7 +118,7 @@ func (s *Service) PutGroup(ctx context.Context, c Caller, sub, name string, p Gr
 			return err
 		}
 		var old Group
-		err := getJSON(ctx, tx, groupKey(sub, name), &old)
+		err := storage.GetJSON(ctx, tx, groupKey(sub, name), &old)
 		switch {
 		case err == nil:
 			if old.ProvisioningState == provisioningDeleting {
@@ -139,7 +139,7 @@ func (s *Service) PutGroup(ctx context.Context, c Caller, sub, name string, p Gr
 		g.ManagedBy = p.ManagedBy
 		g.ProvisioningState = provisioningSucceeded
 		g.SystemData = g.SystemData.touch(c, s.now().UTC())
-		return putJSON(ctx, tx, groupKey(sub, name), g)
+		return storage.PutJSON(ctx, tx, groupKey(sub, name), g)
 	})
 	if err != nil {
 		return Group{}, false, err
@@ -170,7 +170,7 @@ func (s *Service) PatchGroup(ctx context.Context, c Caller, sub, name string, p 
 			g.ManagedBy = *p.ManagedBy
 		}
 		g.SystemData = g.SystemData.touch(c, s.now().UTC())
-		return putJSON(ctx, tx, groupKey(sub, name), g)
+		return storage.PutJSON(ctx, tx, groupKey(sub, name), g)
 	})
 	return g, err
 }
@@ -212,7 +212,7 @@ func (s *Service) group(ctx context.Context, st storage.Store, sub, name string)
 		return Group{}, err
 	}
 	var g Group
-	if err := getJSON(ctx, st, groupKey(sub, name), &g); err != nil {
+	if err := storage.GetJSON(ctx, st, groupKey(sub, name), &g); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return Group{}, errGroupNotFound(name)
 		}

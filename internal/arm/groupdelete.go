@@ -31,7 +31,7 @@ func (s *Service) DeleteGroup(ctx context.Context, c Caller, sub, name string) (
 			return err
 		}
 		g.ProvisioningState = provisioningDeleting
-		if err := putJSON(ctx, tx, groupKey(sub, name), g); err != nil {
+		if err := storage.PutJSON(ctx, tx, groupKey(sub, name), g); err != nil {
 			return err
 		}
 		entries, err := tx.List(ctx, membersPrefix(sub, name), "", 0)

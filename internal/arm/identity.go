@@ -112,13 +112,13 @@ func (s *Service) PutIdentity(ctx context.Context, c Caller, sub, group, name st
 			return err
 		}
 		var cur Identity
-		if err := getJSON(ctx, tx, identityKey(sub, group, name), &cur); err == nil {
+		if err := storage.GetJSON(ctx, tx, identityKey(sub, group, name), &cur); err == nil {
 			existing = &cur // a concurrent PUT created it first
 			return nil
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return err
 		}
-		if err := putJSON(ctx, tx, identityKey(sub, group, name), id); err != nil {
+		if err := storage.PutJSON(ctx, tx, identityKey(sub, group, name), id); err != nil {
 			return err
 		}
 		return tx.Put(ctx, memberKey(sub, group, memberIdentity, name), nil)
@@ -148,7 +148,7 @@ func (s *Service) updateIdentity(ctx context.Context, c Caller, sub, group, name
 		}
 		id.Tags = maps.Clone(p.Tags)
 		id.SystemData = id.SystemData.touch(c, s.now().UTC())
-		return putJSON(ctx, tx, identityKey(sub, group, name), id)
+		return storage.PutJSON(ctx, tx, identityKey(sub, group, name), id)
 	})
 	return id, err
 }
@@ -171,7 +171,7 @@ func (s *Service) PatchIdentity(ctx context.Context, c Caller, sub, group, name 
 			id.Tags = maps.Clone(p.Tags)
 		}
 		id.SystemData = id.SystemData.touch(c, s.now().UTC())
-		return putJSON(ctx, tx, identityKey(sub, group, name), id)
+		return storage.PutJSON(ctx, tx, identityKey(sub, group, name), id)
 	})
 	return id, err
 }
@@ -189,7 +189,7 @@ func (s *Service) identity(ctx context.Context, st storage.Store, sub, group, na
 		return Identity{}, err
 	}
 	var id Identity
-	if err := getJSON(ctx, st, identityKey(sub, group, name), &id); err != nil {
+	if err := storage.GetJSON(ctx, st, identityKey(sub, group, name), &id); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return Identity{}, errResourceNotFound(IdentityType, name, group)
 		}

@@ -55,7 +55,7 @@ func (s *Service) recordOperation(ctx context.Context, c Caller, sub, kind, reso
 		}); err != nil {
 			return err
 		}
-		return putJSON(ctx, tx, operationKey(op.ID), op)
+		return storage.PutJSON(ctx, tx, operationKey(op.ID), op)
 	})
 	if err != nil {
 		return Operation{}, storageError("record operation", err)
@@ -71,7 +71,7 @@ func (s *Service) GetOperation(ctx context.Context, c Caller, sub, id string) (O
 		return Operation{}, notFound
 	}
 	var op Operation
-	err := getJSON(ctx, s.store, operationKey(id), &op)
+	err := storage.GetJSON(ctx, s.store, operationKey(id), &op)
 	if errors.Is(err, storage.ErrNotFound) {
 		return Operation{}, notFound
 	}

@@ -59,26 +59,6 @@ func roleAssignmentKey(guid string) string { return prefixRoleAssignments + stri
 func roleDefinitionKey(guid string) string { return prefixRoleDefinitions + strings.ToLower(guid) }
 func operationKey(id string) string        { return prefixOperations + strings.ToLower(id) }
 
-// getJSON reads key into v. It returns storage.ErrNotFound (wrapped) for a missing key.
-func getJSON(ctx context.Context, st storage.Store, key string, v any) error {
-	b, err := st.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("arm: decode %s: %w", key, err)
-	}
-	return nil
-}
-
-func putJSON(ctx context.Context, st storage.Store, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("arm: encode %s: %w", key, err)
-	}
-	return st.Put(ctx, key, b)
-}
-
 // exists reports whether key is present.
 func exists(ctx context.Context, st storage.Store, key string) (bool, error) {
 	_, err := st.Get(ctx, key)
@@ -88,7 +68,8 @@ func exists(ctx context.Context, st storage.Store, key string) (bool, error) {
 	return err == nil, err
 }
 
-// listJSON decodes every record under prefix, in key order, calling fn for each.
+// listJSON decodes every record under prefix, in key order, calling fn with each key and
+// record; unlike storage.ListJSON it reads in pages, so a long list is never held whole.
 func listJSON[T any](ctx context.Context, st storage.Store, prefix string, fn func(key string, v *T) error) error {
 	const page = 500
 	after := ""

@@ -168,7 +168,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, c Caller, scope, name s
 	}
 	err = s.update(ctx, func(tx storage.Store, ch *changes) error {
 		var old RoleAssignment
-		err := getJSON(ctx, tx, roleAssignmentKey(name), &old)
+		err := storage.GetJSON(ctx, tx, roleAssignmentKey(name), &old)
 		switch {
 		case err == nil:
 			if !strings.EqualFold(old.Scope, ra.Scope) || old.PrincipalID != ra.PrincipalID || old.RoleDefinitionID != ra.RoleDefinitionID {
@@ -206,7 +206,7 @@ func conditionError(err error) error {
 }
 
 func putRoleAssignment(ctx context.Context, tx storage.Store, ch *changes, ra *RoleAssignment) error {
-	if err := putJSON(ctx, tx, roleAssignmentKey(ra.Name), ra); err != nil {
+	if err := storage.PutJSON(ctx, tx, roleAssignmentKey(ra.Name), ra); err != nil {
 		return err
 	}
 	ch.putAssignment(ra)
@@ -289,7 +289,7 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, c Caller, scope, nam
 		return RoleAssignment{}, false, err
 	}
 	err = s.update(ctx, func(tx storage.Store, ch *changes) error {
-		err := getJSON(ctx, tx, roleAssignmentKey(name), &ra)
+		err := storage.GetJSON(ctx, tx, roleAssignmentKey(name), &ra)
 		if errors.Is(err, storage.ErrNotFound) || err == nil && !strings.EqualFold(ra.Scope, sc.String()) {
 			existed = false
 			return nil

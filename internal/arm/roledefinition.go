@@ -165,7 +165,7 @@ func (s *Service) PutRoleDefinition(ctx context.Context, c Caller, scope, id str
 			}
 		}
 		var old CustomRole
-		err := getJSON(ctx, tx, roleDefinitionKey(id), &old)
+		err := storage.GetJSON(ctx, tx, roleDefinitionKey(id), &old)
 		switch {
 		case err == nil:
 			if !strings.EqualFold(old.TenantID, cr.TenantID) {
@@ -178,7 +178,7 @@ func (s *Service) PutRoleDefinition(ctx context.Context, c Caller, scope, id str
 		if _, err := authz.NewRoleSet(append(authz.BuiltinRoles(), def)...); err != nil {
 			return errInvalidParameter("%s.", strings.TrimPrefix(err.Error(), "authz: "))
 		}
-		if err := putJSON(ctx, tx, roleDefinitionKey(id), cr); err != nil {
+		if err := storage.PutJSON(ctx, tx, roleDefinitionKey(id), cr); err != nil {
 			return err
 		}
 		ch.putRole(&cr)
@@ -207,7 +207,7 @@ func (s *Service) DeleteRoleDefinition(ctx context.Context, c Caller, scope, id 
 	}
 	err = s.update(ctx, func(tx storage.Store, ch *changes) error {
 		var cr CustomRole
-		err := getJSON(ctx, tx, roleDefinitionKey(id), &cr)
+		err := storage.GetJSON(ctx, tx, roleDefinitionKey(id), &cr)
 		if errors.Is(err, storage.ErrNotFound) || err == nil && !strings.EqualFold(cr.TenantID, c.TenantID) {
 			return nil
 		}

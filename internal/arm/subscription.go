@@ -45,9 +45,9 @@ func (s *Service) Bootstrap(ctx context.Context, tenantID, adminObjectID string,
 	var sub Subscription
 	err := s.update(ctx, func(tx storage.Store, ch *changes) error {
 		var rec bootstrapRecord
-		err := getJSON(ctx, tx, bootstrapKey, &rec)
+		err := storage.GetJSON(ctx, tx, bootstrapKey, &rec)
 		if err == nil {
-			return getJSON(ctx, tx, subscriptionKey(rec.SubscriptionID), &sub)
+			return storage.GetJSON(ctx, tx, subscriptionKey(rec.SubscriptionID), &sub)
 		}
 		if !errors.Is(err, storage.ErrNotFound) {
 			return err
@@ -60,7 +60,7 @@ func (s *Service) Bootstrap(ctx context.Context, tenantID, adminObjectID string,
 			State:       "Enabled",
 			CreatedAt:   now,
 		}
-		if err := putJSON(ctx, tx, subscriptionKey(sub.ID), sub); err != nil {
+		if err := storage.PutJSON(ctx, tx, subscriptionKey(sub.ID), sub); err != nil {
 			return err
 		}
 		ch.putSubscription(&sub)
@@ -78,7 +78,7 @@ func (s *Service) Bootstrap(ctx context.Context, tenantID, adminObjectID string,
 		if err := putRoleAssignment(ctx, tx, ch, &ra); err != nil {
 			return err
 		}
-		return putJSON(ctx, tx, bootstrapKey, bootstrapRecord{
+		return storage.PutJSON(ctx, tx, bootstrapKey, bootstrapRecord{
 			SubscriptionID: sub.ID, TenantID: sub.TenantID,
 			AdminObjectID: ra.PrincipalID, AdminAssignmentID: ra.Name,
 		})
@@ -113,7 +113,7 @@ func (s *Service) GetSubscription(ctx context.Context, c Caller, id string) (Sub
 		return Subscription{}, errInvalidSubscriptionID(id)
 	}
 	var sub Subscription
-	if err := getJSON(ctx, s.store, subscriptionKey(id), &sub); err != nil {
+	if err := storage.GetJSON(ctx, s.store, subscriptionKey(id), &sub); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return Subscription{}, errSubscriptionNotFound(id)
 		}
@@ -131,7 +131,7 @@ func (s *Service) subscription(ctx context.Context, st storage.Store, id string)
 		return Subscription{}, errInvalidSubscriptionID(id)
 	}
 	var sub Subscription
-	if err := getJSON(ctx, st, subscriptionKey(id), &sub); err != nil {
+	if err := storage.GetJSON(ctx, st, subscriptionKey(id), &sub); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return Subscription{}, errSubscriptionNotFound(id)
 		}

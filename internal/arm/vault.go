@@ -134,7 +134,7 @@ func (s *Service) vaultIn(ctx context.Context, st storage.Store, sub, group, nam
 		return Vault{}, err
 	}
 	var v Vault
-	err := getJSON(ctx, st, vaultKey(name), &v)
+	err := storage.GetJSON(ctx, st, vaultKey(name), &v)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && (!strings.EqualFold(v.SubscriptionID, sub) || !strings.EqualFold(v.ResourceGroup, group)) {
 		return Vault{}, errResourceNotFound(resourceTypeVaultDisplay, name, group)
 	}
@@ -194,7 +194,7 @@ func (s *Service) CheckVaultNameAvailability(ctx context.Context, c Caller, sub,
 		return NameAvailability{Reason: "AlreadyExists", Message: "The vault name '" + name + "' is already in use."}, nil
 	}
 	var dv DeletedVault
-	err := getJSON(ctx, s.store, deletedVaultKey(name), &dv)
+	err := storage.GetJSON(ctx, s.store, deletedVaultKey(name), &dv)
 	if err == nil && !dv.expired(s.now()) {
 		return NameAvailability{Reason: "AlreadyExists", Message: "The vault name '" + name + "' is held by a soft-deleted vault; recover or purge it to reuse the name."}, nil
 	}

@@ -87,7 +87,7 @@ func (s *Service) PutVault(ctx context.Context, c Caller, sub, group, name strin
 			return err
 		}
 		var old Vault
-		err = getJSON(ctx, tx, vaultKey(name), &old)
+		err = storage.GetJSON(ctx, tx, vaultKey(name), &old)
 		switch {
 		case err == nil:
 			if !strings.EqualFold(old.SubscriptionID, sub) || !strings.EqualFold(old.ResourceGroup, group) {
@@ -266,7 +266,7 @@ func normalizeAccessPolicies(entries []authz.AccessPolicyEntry) ([]authz.AccessP
 
 // putVault stores v with its group-member index entry and records the cache change.
 func (s *Service) putVault(ctx context.Context, tx storage.Store, ch *changes, v *Vault) error {
-	if err := putJSON(ctx, tx, vaultKey(v.Name), v); err != nil {
+	if err := storage.PutJSON(ctx, tx, vaultKey(v.Name), v); err != nil {
 		return err
 	}
 	if err := tx.Put(ctx, memberKey(v.SubscriptionID, v.ResourceGroup, memberVault, v.Name), nil); err != nil {
@@ -281,7 +281,7 @@ func (s *Service) putVault(ctx context.Context, tx storage.Store, ch *changes, v
 // must be purged before the record goes.
 func (s *Service) checkNotSoftDeleted(ctx context.Context, tx storage.Store, name string, now time.Time) error {
 	var dv DeletedVault
-	err := getJSON(ctx, tx, deletedVaultKey(name), &dv)
+	err := storage.GetJSON(ctx, tx, deletedVaultKey(name), &dv)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil
@@ -331,7 +331,7 @@ func (s *Service) softDeleteVault(ctx context.Context, tx storage.Store, ch *cha
 		DeletionDate:       now,
 		ScheduledPurgeDate: now.Add(time.Duration(v.Properties.SoftDeleteRetentionInDays) * 24 * time.Hour),
 	}
-	if err := putJSON(ctx, tx, deletedVaultKey(v.Name), dv); err != nil {
+	if err := storage.PutJSON(ctx, tx, deletedVaultKey(v.Name), dv); err != nil {
 		return err
 	}
 	if err := tx.Delete(ctx, vaultKey(v.Name)); err != nil {
