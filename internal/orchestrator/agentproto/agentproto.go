@@ -91,27 +91,9 @@ type JobMessage struct {
 	JobID      string `json:"jobId"`
 	RunID      int64  `json:"runId"`
 	// Request is the job to execute; its variables hold the server's predefined variables
-	// (System.AccessToken as a secret).
+	// (System.AccessToken as a secret) and its Endpoints the service connections the job may
+	// use.
 	Request job.Request `json:"request"`
-	// Endpoints are the service connections the job's steps reference, with their secrets;
-	// the same data is in Request.Variables as ENDPOINT_* variables for tasks.
-	Endpoints []Endpoint `json:"endpoints,omitempty"`
-}
-
-// Endpoint is a service connection as a job sees it.
-type Endpoint struct {
-	ID            string            `json:"id"`
-	Name          string            `json:"name"`
-	Type          string            `json:"type"`
-	URL           string            `json:"url"`
-	Authorization EndpointAuth      `json:"authorization"`
-	Data          map[string]string `json:"data,omitempty"`
-}
-
-// EndpointAuth is a service connection's authorization scheme and parameters.
-type EndpointAuth struct {
-	Scheme     string            `json:"scheme"`
-	Parameters map[string]string `json:"parameters,omitempty"`
 }
 
 // Accept confirms that the agent started the job.
