@@ -101,14 +101,27 @@ func (Checkout) Run(ctx context.Context, env *Env) error {
 }
 
 // copyWorkingTree copies a directory tree, keeping symbolic links as links and file modes.
+//
+// A directory of src that is dest or contains it (the agent's work folder when it lives inside
+// the repository, as `keystage run`'s default does) is left out: copying it would copy the
+// destination into itself.
 func copyWorkingTree(ctx context.Context, src, dest string) (int, error) {
 	n := 0
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	absDest, err := filepath.Abs(dest)
+	if err != nil {
+		return 0, err
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if d.IsDir() && p != src {
+			if abs, err := filepath.Abs(p); err == nil && (abs == absDest || strings.HasPrefix(absDest, abs+string(filepath.Separator))) {
+				return filepath.SkipDir
+			}
 		}
 		rel, _ := filepath.Rel(src, p)
 		target := filepath.Join(dest, rel)
