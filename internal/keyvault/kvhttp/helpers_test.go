@@ -58,6 +58,7 @@ func (d *fakeDirectory) AuthorizeSecret(_ context.Context, v *Vault, c *token.Cl
 
 type env struct {
 	t       testing.TB
+	store   *barrier.Barrier
 	h       *Handler
 	svc     *keyvault.Service
 	audit   *keyvault.Audit
@@ -126,7 +127,7 @@ func newEnv(t testing.TB, throttle Throttle) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, h: h, svc: svc, audit: audit, dir: dir, issuer: issuer, now: clk, handler: h}
+	e := &env{t: t, store: b, h: h, svc: svc, audit: audit, dir: dir, issuer: issuer, now: clk, handler: h}
 	e.admin = e.token(tenantA, oidAdmin, testResource, 0)
 	return e
 }
