@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keystage/keystage/internal/agent"
+	"github.com/keystage/keystage/internal/cli"
 	"github.com/keystage/keystage/internal/pipeline/compile"
 	"github.com/keystage/keystage/internal/pipeline/job"
 	"github.com/keystage/keystage/internal/pipeline/plan"
@@ -143,7 +144,7 @@ func runPipeline(ctx context.Context, f runFlags, file string, stdout, stderr io
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		fsRoot, rel = filepath.Dir(path), filepath.Base(path)
 	}
-	params, err := keyValues("--param", f.params)
+	params, err := cli.ParsePairs("--param", f.params)
 	if err != nil {
 		return err
 	}
@@ -292,28 +293,16 @@ func watchSecondInterrupt(ctx context.Context, stderr io.Writer, quiet bool) fun
 }
 
 // keyValues parses repeated NAME=VALUE flag values.
-func keyValues(flag string, list []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range list {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%s %q: want NAME=VALUE", flag, kv)
-		}
-		out[strings.TrimSpace(k)] = v
-	}
-	return out, nil
-}
-
 // queueVariables collects --var, --secret and --secret-file, in that order of precedence
 // (a later definition of a name wins).
 func queueVariables(f runFlags, getenv func(string) string) ([]job.Variable, error) {
 	var out []job.Variable
 	for _, kv := range f.vars {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("--var %q: want NAME=VALUE", kv)
+		k, v, err := cli.SplitPair("--var", kv)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, job.Variable{Name: strings.TrimSpace(k), Value: v})
+		out = append(out, job.Variable{Name: k, Value: v})
 	}
 	for _, file := range f.secretFiles {
 		vars, err := readSecretFile(file)

@@ -70,10 +70,10 @@ func (in *compileInput) register(cmd *cobra.Command) {
 func (in *compileInput) resolve(file string) (fs.FS, string, compile.Options, error) {
 	var opts compile.Options
 	var err error
-	if opts.Parameters, err = pairs(in.params, "--param"); err != nil {
+	if opts.Parameters, err = ParsePairs("--param", in.params); err != nil {
 		return nil, "", opts, err
 	}
-	if opts.Variables, err = pairs(in.vars, "--var"); err != nil {
+	if opts.Variables, err = ParsePairs("--var", in.vars); err != nil {
 		return nil, "", opts, err
 	}
 	abs, err := filepath.Abs(file)
@@ -112,21 +112,6 @@ func repositoryRoot(dir string) string {
 }
 
 // pairs parses repeated name=value flags.
-func pairs(list []string, flag string) (map[string]string, error) {
-	if len(list) == 0 {
-		return nil, nil
-	}
-	out := make(map[string]string, len(list))
-	for _, kv := range list {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%s %q: want name=value", flag, kv)
-		}
-		out[strings.TrimSpace(k)] = v
-	}
-	return out, nil
-}
-
 func printDiagnostics(w io.Writer, diags []syntax.Diagnostic) {
 	for _, d := range diags {
 		fmt.Fprintln(w, d.String())
