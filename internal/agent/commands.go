@@ -141,6 +141,8 @@ func (s *stepRun) execute(op logcmd.Op, opts logcmd.Options) error {
 		}
 	case logcmd.SetProgress:
 		// Progress only feeds the server's timeline percentage.
+	case logcmd.Telemetry:
+		// Usage telemetry for Microsoft's service; Keystage keeps none.
 	case logcmd.Debug:
 		s.debug(c.Message)
 	case logcmd.PrependPath:

@@ -77,7 +77,7 @@ var commands = map[string]Support{
 	"build.addbuildtag":       Supported,
 
 	"release.updatereleasename":      Unsupported,
-	"telemetry.publish":              Unsupported,
+	"telemetry.publish":              Supported,
 	"codecoverage.publish":           Unsupported,
 	"results.publish":                Unsupported,
 	"results.publishtoevidencestore": Unsupported,
@@ -115,7 +115,7 @@ func Lookup(c Command) (Support, error) {
 
 // Op is the typed, validated form of a supported command: one of SetVariable, SetSecret,
 // LogIssue, Complete, SetProgress, Debug, PrependPath, UploadFile, ArtifactUpload,
-// UpdateBuildNumber, AddBuildTag.
+// UpdateBuildNumber, AddBuildTag, Telemetry.
 type Op interface{ op() }
 
 // Decode validates c and returns its typed form. Errors are *Issue values from Lookup, or a
@@ -140,6 +140,10 @@ func Decode(c Command) (Op, error) {
 		return decodeSetProgress(c), nil
 	case "task.debug":
 		return Debug{Message: c.Data}, nil
+	case "telemetry.publish":
+		area, _ := c.Get("area")
+		feature, _ := c.Get("feature")
+		return Telemetry{Area: area, Feature: feature, Data: c.Data}, nil
 	case "task.prependpath":
 		if c.Data == "" {
 			return nil, failure("Value cannot be null or empty. (Parameter 'prependpath')")

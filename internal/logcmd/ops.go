@@ -118,6 +118,13 @@ type Debug struct {
 	Message string
 }
 
+// Telemetry is `##vso[telemetry.publish area=…;feature=…]json`, which Microsoft's tasks emit
+// for Azure's usage telemetry. It changes nothing a pipeline can observe; Keystage keeps no
+// telemetry, so executors accept it and do nothing.
+type Telemetry struct {
+	Area, Feature, Data string
+}
+
 // PrependPath is `##vso[task.prependpath]path`: later steps get path first in PATH (the
 // agent removes an earlier identical entry and puts the newest first).
 type PrependPath struct {
@@ -170,6 +177,7 @@ func (LogIssue) op()          {}
 func (Complete) op()          {}
 func (SetProgress) op()       {}
 func (Debug) op()             {}
+func (Telemetry) op()         {}
 func (PrependPath) op()       {}
 func (UploadFile) op()        {}
 func (ArtifactUpload) op()    {}

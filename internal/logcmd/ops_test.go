@@ -27,6 +27,8 @@ func TestDecode(t *testing.T) {
 		{name: "setvariable case-insensitive area and event", line: "##vso[TASK.SetVariable variable=v]x",
 			want: SetVariable{Name: "v", Value: "x"}},
 		{name: "setsecret", line: "##vso[task.setsecret]hunter22", want: SetSecret{Value: "hunter22"}},
+		{name: "telemetry is accepted and does nothing", line: "##vso[telemetry.publish area=TaskHub;feature=AzureKeyVault]{\"a\":1}",
+			want: Telemetry{Area: "TaskHub", Feature: "AzureKeyVault", Data: `{"a":1}`}},
 		{name: "logissue", line: "##vso[task.logissue type=Warning;sourcepath=a.go;linenumber=3;columnnumber=4;code=E1]boom",
 			want: LogIssue{Type: IssueWarning, Message: "boom", SourcePath: "a.go", LineNumber: "3", ColumnNumber: "4", Code: "E1"}},
 		{name: "issue alias", line: "##vso[task.issue type=error]bad", want: LogIssue{Type: IssueError, Message: "bad"}},
