@@ -106,7 +106,7 @@ func (p *parser) keyword(word string) bool {
 	return false
 }
 
-// quoted reads a string literal: '…' with '' for a quote.
+// quoted reads a string literal: '…' with ” for a quote.
 func (p *parser) quoted() (string, error) {
 	if !p.peek('\'') {
 		return "", parseError("expected a quoted value")
