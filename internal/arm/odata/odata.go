@@ -106,7 +106,7 @@ func (p *parser) keyword(word string) bool {
 	return false
 }
 
-// quoted reads a string literal: '…' with ” for a quote.
+// quoted reads a string literal in single quotes, where two single quotes stand for one.
 func (p *parser) quoted() (string, error) {
 	if !p.peek('\'') {
 		return "", parseError("expected a quoted value")
