@@ -185,7 +185,9 @@ func normalizeStep(st ClassicStep) (ClassicStep, error) {
 		return st, stepError("the task name " + strconv.Quote(clip(t.Name)) + " is invalid.")
 	}
 	if t.ID == "" {
-		t.ID, _ = TaskIDByName(t.Name)
+		if id, ok := TaskIDByName(t.Name); ok {
+			t.ID, t.Name = id, knownTasks[id]
+		}
 	}
 	if t.Version <= 0 {
 		return st, stepError("task " + t.Name + " needs a major version (versionSpec such as \"2.*\").")

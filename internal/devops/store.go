@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/keystage/keystage/internal/identity"
+
 	"github.com/keystage/keystage/internal/storage"
 )
 
@@ -103,16 +105,7 @@ func intKey(id int) string { return fmt.Sprintf("%010d", id) }
 func newID() string { return uuid.NewString() }
 
 // normalizeGUID returns s as a lower-case GUID, or false if it is not one.
-func normalizeGUID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	u, err := uuid.Parse(s)
-	if err != nil {
-		return "", false
-	}
-	return u.String(), true
-}
+func normalizeGUID(s string) (string, bool) { return identity.NormalizeGUID(s) }
 
 func exists(ctx context.Context, st storage.Store, key string) (bool, error) {
 	_, err := st.Get(ctx, key)
