@@ -50,6 +50,8 @@ func NewRoot(env Env, extra ...*cobra.Command) *cobra.Command {
 		a.newIdentityCommand(),
 		a.newADCommand(),
 		a.newRoleCommand(),
+		a.newEnvCommand(),
+		a.newHostsCommand(),
 	)
 	return root
 }
