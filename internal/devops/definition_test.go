@@ -129,7 +129,10 @@ func TestDefinitionValidation(t *testing.T) {
 		})
 	}
 	for _, ok := range []DefinitionInput{
-		mod(func(in *DefinitionInput) { in.Name = "local"; in.Repository = Repository{Kind: RepositoryLocal, Path: "/srv/repo"} }),
+		mod(func(in *DefinitionInput) {
+			in.Name = "local"
+			in.Repository = Repository{Kind: RepositoryLocal, Path: "/srv/repo"}
+		}),
 		mod(func(in *DefinitionInput) { in.Name = "scp"; in.Repository.URL = "git@github.com:org/repo.git" }),
 		mod(func(in *DefinitionInput) { in.Name = "file"; in.Repository.URL = "file:///srv/repo" }),
 	} {

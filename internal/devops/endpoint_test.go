@@ -66,8 +66,8 @@ func TestEndpointSecrets(t *testing.T) {
 	in := EndpointInput{
 		Name: "spn", Type: "AzureRM", Scheme: "serviceprincipal",
 		Parameters: map[string]string{"TenantId": testTenant, "serviceprincipalid": "22222222-2222-2222-2222-222222222222", "serviceprincipalkey": "s3cr3t-canary"},
-		Data: map[string]string{"subscriptionId": "33333333-3333-3333-3333-333333333333", "scopeLevel": "ResourceGroup"},
-		Projects: []EndpointProjectInput{{Project: p.ID}},
+		Data:       map[string]string{"subscriptionId": "33333333-3333-3333-3333-333333333333", "scopeLevel": "ResourceGroup"},
+		Projects:   []EndpointProjectInput{{Project: p.ID}},
 	}
 	if _, err := f.svc.CreateEndpoint(ctx, org, owner, in); !fault.Is(err, fault.BadRequest) {
 		t.Fatalf("resource group scope without scope: %v", err)
