@@ -18,7 +18,7 @@ func (a *app) newKeyvaultCommand() *cobra.Command {
 		a.keyvaultCreate(), a.keyvaultShow(), a.keyvaultList(), a.keyvaultDelete(),
 		a.keyvaultPurge(), a.keyvaultListDeleted(), a.keyvaultShowDeleted(), a.keyvaultRecover(),
 		a.keyvaultSetPolicy(), a.keyvaultDeletePolicy(),
-		a.newSecretCommand())
+		a.newSecretCommand(), a.newAuditCommand())
 	a.addGlobalFlags(cmd)
 	return cmd
 }
