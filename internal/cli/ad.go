@@ -33,23 +33,10 @@ func isGUID(s string) bool {
 	return err == nil && len(s) == 36
 }
 
-// graphFind returns the one object a filter selects, or nil.
-func (a *app) graphFind(ctx context.Context, collection, filter string) (map[string]any, error) {
-	items, err := a.client.Graph().List(ctx, "/"+collection+"?$filter="+filter)
-	if err != nil {
-		return nil, err
-	}
-	if len(items) == 0 {
-		return nil, nil
-	}
-	v, err := decodeJSON(items[0])
-	m, _ := v.(map[string]any)
-	return m, err
-}
-
-// findDirectoryObject resolves an app or service principal identifier as az does: an
-// application (client) id, else an object id; for non-GUIDs an identifier URI (apps) or
-// service principal name.
+// findDirectoryObject resolves an app or service principal identifier: a GUID is an
+// application (client) id, else an object id, as in az; any other string is a display name
+// (az would look it up as an identifier URI or service principal name, which Keystage's
+// directory does not filter on).
 func (a *app) findDirectoryObject(ctx context.Context, collection, id string) (map[string]any, error) {
 	if _, err := a.signedIn(); err != nil {
 		return nil, err
@@ -57,28 +44,36 @@ func (a *app) findDirectoryObject(ctx context.Context, collection, id string) (m
 	if id == "" {
 		return nil, requiredError("--id")
 	}
-	var m map[string]any
-	var err error
-	if isGUID(id) {
-		if m, err = a.graphFind(ctx, collection, "appId eq "+odataQuote(id)); err != nil || m != nil {
-			return m, err
-		}
-		raw, err := a.client.Graph().Do(ctx, http.MethodGet, "/"+collection+"/"+id, nil)
-		if err == nil {
-			v, err := decodeJSON(raw)
-			m, _ = v.(map[string]any)
-			return m, err
-		}
-		if !isNotFound(err) {
+	get := func(path string) (map[string]any, error) {
+		raw, err := a.client.Graph().Do(ctx, http.MethodGet, path, nil)
+		if err != nil {
 			return nil, err
 		}
-	} else {
-		prop := "servicePrincipalNames"
-		if collection == "applications" {
-			prop = "identifierUris"
-		}
-		if m, err = a.graphFind(ctx, collection, prop+"/any(x:x eq "+odataQuote(id)+")"); err != nil || m != nil {
+		v, err := decodeJSON(raw)
+		m, _ := v.(map[string]any)
+		return m, err
+	}
+	if isGUID(id) {
+		m, err := get("/" + collection + "(appId=" + odataQuote(id) + ")")
+		if err == nil || !isNotFound(err) {
 			return m, err
+		}
+		if m, err = get("/" + collection + "/" + id); err == nil || !isNotFound(err) {
+			return m, err
+		}
+	} else {
+		items, err := a.client.Graph().List(ctx, "/"+collection+"?$filter=displayName eq "+odataQuote(id))
+		if err != nil {
+			return nil, err
+		}
+		switch len(items) {
+		case 1:
+			v, err := decodeJSON(items[0])
+			m, _ := v.(map[string]any)
+			return m, err
+		case 0:
+		default:
+			return nil, errorf("More than one object has the display name '%s'; use its application id or object id.", id)
 		}
 	}
 	return nil, notFoundf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", id)
@@ -455,7 +450,8 @@ func (a *app) adSPList() *cobra.Command {
 				fs = append(fs, "startswith(displayName,"+odataQuote(displayName)+")")
 			}
 			if spn != "" {
-				fs = append(fs, "servicePrincipalNames/any(c:c eq "+odataQuote(spn)+")")
+				// An app's service principal name is its application id.
+				fs = append(fs, "appId eq "+odataQuote(spn))
 			}
 			return a.adList("servicePrincipals")(ctx, fs, filter)
 		},

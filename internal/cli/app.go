@@ -94,7 +94,7 @@ func (a *app) command(l leaf, flags func(f *pflag.FlagSet)) *cobra.Command {
 		}
 		fs := cmd.Flags()
 		if err := fs.Parse(expandArgs(fs, args, l.nargs)); err != nil {
-			return usageErrorf("%s", strings.TrimPrefix(err.Error(), "unknown flag: "))
+			return flagError(err)
 		}
 		if rest := fs.Args(); len(rest) > 0 && !l.positional {
 			return usageErrorf("unrecognized arguments: %s", strings.Join(rest, " "))
@@ -111,9 +111,28 @@ func (a *app) command(l leaf, flags func(f *pflag.FlagSet)) *cobra.Command {
 	return cmd
 }
 
+// flagError words a flag parsing error as az's argparse does.
+func flagError(err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "unknown flag: "); ok {
+		return usageErrorf("unrecognized arguments: %s", name)
+	}
+	if rest, ok := strings.CutPrefix(msg, "unknown shorthand flag: "); ok {
+		_, arg, _ := strings.Cut(rest, " in ")
+		return usageErrorf("unrecognized arguments: %s", arg)
+	}
+	if rest, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		if _, arg, found := strings.Cut(rest, " in "); found {
+			rest = arg
+		}
+		return usageErrorf("argument %s: expected one argument", rest)
+	}
+	return usageErrorf("%s", msg)
+}
+
 // expandArgs rewrites az-style arguments into pflag's: "--flag a b" for a multi-value flag
 // becomes "--flag=a --flag=b" ("--flag" alone becomes "--flag="), and "--bool false"
-// becomes "--bool=false".
+// becomes "--bool=false" (also for az's three-state flags, which take an optional value).
 func expandArgs(fs *pflag.FlagSet, args, nargs []string) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
@@ -141,7 +160,7 @@ func expandArgs(fs *pflag.FlagSet, args, nargs []string) []string {
 			if n == 0 {
 				out = append(out, "--"+f.Name+"=")
 			}
-		case f != nil && f.Value.Type() == "bool" && i+1 < len(args) && isBoolWord(args[i+1]):
+		case f != nil && (f.Value.Type() == "bool" || f.NoOptDefVal != "") && i+1 < len(args) && isBoolWord(args[i+1]):
 			i++
 			out = append(out, "--"+f.Name+"="+strings.ToLower(args[i]))
 		default:

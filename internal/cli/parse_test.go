@@ -239,6 +239,8 @@ func TestExpandArgs(t *testing.T) {
 	fs.StringArray("tags", nil, "")
 	fs.StringP("name", "n", "", "")
 	fs.Bool("enabled", false, "")
+	fs.String("rbac", "", "")
+	fs.Lookup("rbac").NoOptDefVal = "true"
 	nargs := []string{"secret-permissions", "tags"}
 	tests := []struct {
 		name string
@@ -251,6 +253,8 @@ func TestExpandArgs(t *testing.T) {
 		{"value in the flag", []string{"--tags=a=b", "c"}, []string{"--tags=a=b", "c"}},
 		{"boolean word", []string{"--enabled", "false", "-n", "x"}, []string{"--enabled=false", "-n", "x"}},
 		{"boolean alone", []string{"--enabled", "-n", "x"}, []string{"--enabled", "-n", "x"}},
+		{"three-state word", []string{"--rbac", "No"}, []string{"--rbac=no"}},
+		{"three-state alone", []string{"--rbac", "--tags", "a"}, []string{"--rbac", "--tags=a"}},
 		{"after --", []string{"--", "--tags", "x"}, []string{"--", "--tags", "x"}},
 		{"negative number is a value", []string{"--tags", "-1"}, []string{"--tags=-1"}},
 	}

@@ -162,13 +162,6 @@ func (a *app) resolveAssignee(ctx context.Context, assignee string) (oid, princi
 		return strings.ToLower(assignee), "", nil
 	}
 	if isNotFound(err) || isCLINotFound(err) {
-		list, lerr := a.client.Graph().List(ctx, "/servicePrincipals?$filter=displayName eq "+odataQuote(assignee))
-		if lerr == nil && len(list) == 1 {
-			var sp struct{ ID string }
-			if json.Unmarshal(list[0], &sp) == nil && sp.ID != "" {
-				return sp.ID, "ServicePrincipal", nil
-			}
-		}
 		return "", "", errorf("Cannot find user or service principal in graph database for '%s'. If the assignee is an appId, make sure the corresponding service principal is created with 'keystage ad sp create --id %s'.", assignee, assignee)
 	}
 	return "", "", err
