@@ -134,10 +134,13 @@ func (q *request) baseURL() string {
 	return "https://" + q.r.Host
 }
 
-// query returns the first value of query parameter name, whose name ARM matches
-// case-insensitively ($skipToken and $skiptoken are the same parameter).
-func (q *request) query(name string) string {
-	for k, v := range q.r.URL.Query() {
+// query returns the first value of query parameter name.
+func (q *request) query(name string) string { return Query(q.r, name) }
+
+// Query returns the first value of the query parameter name of r, matching names
+// case-insensitively as ARM and Graph do ($skipToken and $skiptoken are one parameter).
+func Query(r *http.Request, name string) string {
+	for k, v := range r.URL.Query() {
 		if strings.EqualFold(k, name) && len(v) > 0 {
 			return v[0]
 		}
