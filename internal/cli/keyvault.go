@@ -101,7 +101,7 @@ func (a *app) keyvaultCreate() *cobra.Command {
 			groupPath := "/subscriptions/" + sub + "/resourcegroups/" + pathEscape(g)
 			id := groupPath + "/providers/Microsoft.KeyVault/vaults/" + pathEscape(name)
 			if _, err := a.client.ARM().Get(ctx, id, apiKeyVault); err == nil {
-				return nil, usageErrorf("The specified vault: %s already exists", name)
+				return nil, errorf("The specified vault: %s already exists", name)
 			} else if !isNotFound(err) {
 				return nil, err
 			}
