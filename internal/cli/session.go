@@ -125,6 +125,13 @@ func (a *app) requireGroup(given string) (string, error) {
 
 // login signs in with a client secret and records the principal's subscriptions.
 func (a *app) login(ctx context.Context, p profile, cred secretCredential, allowNoSubscriptions bool) (any, error) {
+	if p.CAFile != "" {
+		abs, err := filepath.Abs(p.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		p.CAFile = abs
+	}
 	c, err := a.newClient(p, cred, &client.MemoryCache{})
 	if err != nil {
 		return nil, err
