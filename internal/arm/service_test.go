@@ -424,3 +424,56 @@ func TestGroupDeleteTakesEverythingWithIt(t *testing.T) {
 		t.Errorf("a recreated group has %d vaults", len(vs))
 	}
 }
+
+func TestTenantsAreIsolated(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.group("rg")
+	other := uuid.NewString()
+	id := e.dir.AddPrincipal(other, arm.PrincipalServicePrincipal)
+	intruder := arm.Caller{TenantID: other, ObjectID: id, Type: arm.PrincipalServicePrincipal}
+	// Even an Owner assignment for a principal of another tenant does not let it in.
+	if _, _, err := e.svc.PutRoleAssignment(ctx, e.admin, e.groupScope("rg"), uuid.NewString(), arm.RoleAssignmentParams{RoleDefinitionID: authz.OwnerRoleID, PrincipalID: id}); err == nil {
+		t.Fatal("assigned a role to a principal of another tenant")
+	} else {
+		wantCode(t, err, "PrincipalNotFound")
+	}
+	_, err := e.svc.GetGroup(ctx, intruder, e.sub, "rg")
+	wantCode(t, err, "InvalidAuthenticationTokenTenant")
+	if subs, _ := e.svc.ListSubscriptions(ctx, intruder); len(subs) != 0 {
+		t.Errorf("a principal of another tenant lists %d subscriptions", len(subs))
+	}
+	if ras, err := e.svc.ListRoleAssignments(ctx, intruder, "/", arm.AssignmentFilter{}); err == nil && len(ras) != 0 {
+		t.Errorf("a principal of another tenant sees role assignments: %+v", ras)
+	}
+}
+
+func TestConcurrentCreatesOfOneVaultNameHaveOneWinner(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const n = 8
+	for i := 0; i < n; i++ {
+		e.group("rg" + string(rune('a'+i)))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, _, errs[i] = e.svc.PutVault(ctx, e.admin, e.sub, "rg"+string(rune('a'+i)), "kv-race", e.vaultParams())
+		}(i)
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		if err == nil {
+			wins++
+		} else {
+			wantCode(t, err, "VaultAlreadyExists")
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d creations of one vault name succeeded, want 1", wins)
+	}
+}
