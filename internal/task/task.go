@@ -166,6 +166,7 @@ func Builtins() []Task {
 		PublishPipelineArtifact{},
 		DownloadPipelineArtifact{},
 		Checkout{},
+		AzureKeyVault{},
 	}
 }
 
