@@ -43,8 +43,8 @@ func notFoundf(format string, args ...any) error {
 }
 
 // asCLIError gives err its az exit code and message: a service error prints as az prints
-// one, "(Code) Message" followed by Code and Message lines, and exits 3 when the service
-// answered 404.
+// one, "(Code) Message" followed by Code, Message and Inner error lines, and exits 3 when
+// the service answered 404.
 func asCLIError(err error) error {
 	if err == nil {
 		return nil
@@ -62,6 +62,9 @@ func asCLIError(err error) error {
 		msg := re.Message
 		if re.Code != "" {
 			msg = fmt.Sprintf("(%s) %s\nCode: %s\nMessage: %s", re.Code, re.Message, re.Code, re.Message)
+		}
+		if re.InnerCode != "" {
+			msg += fmt.Sprintf("\nInner error: {\n    \"code\": %q\n}", re.InnerCode)
 		}
 		return &cliError{code: code, msg: msg, err: err}
 	}

@@ -24,6 +24,9 @@ const authzProvider = "/providers/Microsoft.Authorization"
 // scopeOf returns the scope a role command works at: --scope, else -g's group, else the
 // subscription.
 func (a *app) scopeOf(scope, grp string) (string, error) {
+	if _, err := a.signedIn(); err != nil {
+		return "", err
+	}
 	if scope != "" {
 		if !strings.HasPrefix(scope, "/") {
 			return "", usageErrorf("argument --scope: %q is not a resource id (it must start with /)", scope)
