@@ -1,6 +1,7 @@
 package armhttp
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -114,5 +115,26 @@ func TestAPIVersion(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("checkAPIVersion(%s, %q) = %q, want %q", tc.fam.name, tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestMetadataEndpoints(t *testing.T) {
+	h := NewMetadataHandler("https://keystage.example:8443/", "vault.keystage.example")
+	for _, tc := range []struct {
+		version string
+		list    bool
+	}{{"2022-09-01", true}, {"2019-05-01", true}, {"2015-01-01", false}, {"1.0", false}} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "https://keystage.example:8443/metadata/endpoints?api-version="+tc.version, nil))
+		body := rec.Body.String()
+		if rec.Code != 200 || strings.HasPrefix(body, "[") != tc.list || !strings.Contains(body, `"keyVaultDns":".vault.keystage.example"`) ||
+			!strings.Contains(body, `"loginEndpoint":"https://keystage.example:8443"`) {
+			t.Errorf("api-version %s: %d %s", tc.version, rec.Code, body)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "https://keystage.example:8443/metadata/other", nil))
+	if rec.Code != 404 {
+		t.Errorf("/metadata/other = %d", rec.Code)
 	}
 }
