@@ -2,15 +2,18 @@ package cli
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/keystage/keystage/internal/client"
 )
 
 // newAccountCommand is `keystage account`: the subscriptions of the signed-in principal.
 func (a *app) newAccountCommand() *cobra.Command {
 	cmd := group("account", "Manage Keystage subscription information",
-		a.accountList(), a.accountShow(), a.accountSet(), a.accountListLocations())
+		a.accountList(), a.accountShow(), a.accountSet(), a.accountListLocations(), a.accountGetAccessToken())
 	a.addGlobalFlags(cmd)
 	return cmd
 }
@@ -76,11 +79,17 @@ func (a *app) accountShow() *cobra.Command {
 			if _, err := a.signedIn(); err != nil {
 				return nil, err
 			}
-			s, err := a.findSubscription(a.defaultOf(name, "") + a.subscription)
+			s, err := a.findSubscription(name + a.subscription)
 			if err != nil {
 				return nil, err
 			}
-			return toGeneric(s)
+			v, err := toGeneric(s)
+			if m, ok := v.(map[string]any); ok {
+				// az account show names the cloud environmentName where list says cloudName.
+				m["environmentName"] = m["cloudName"]
+				delete(m, "cloudName")
+			}
+			return v, err
 		},
 	}, func(f *pflag.FlagSet) {
 		f.StringVarP(&name, "name", "n", "", "Name or ID of subscription")
@@ -179,4 +188,58 @@ func splitDots(s string) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+func (a *app) accountGetAccessToken() *cobra.Command {
+	var resource, resourceType, tenant string
+	cmd := a.command(leaf{
+		use:     "get-access-token",
+		short:   "Get a token for calling Keystage's APIs directly (e.g. with curl)",
+		example: "  curl -H \"Authorization: Bearer $(keystage account get-access-token --query accessToken -o tsv)\" ...",
+		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			c, err := a.signedIn()
+			if err != nil {
+				return nil, err
+			}
+			if tenant != "" && !strings.EqualFold(tenant, a.prof.TenantID) {
+				return nil, errorf("You are signed in to tenant %s only.", a.prof.TenantID)
+			}
+			res := resource
+			switch {
+			case res != "" && resourceType != "":
+				return nil, usageErrorf("usage error: --resource and --resource-type are mutually exclusive")
+			case resourceType == "" || resourceType == "arm":
+				if res == "" {
+					res = client.DefaultARMResource
+				}
+			case resourceType == "ms-graph":
+				res = client.DefaultGraphResource
+			case resourceType == "data-plane", resourceType == "vault":
+				res = client.DefaultVaultResource
+			default:
+				return nil, usageErrorf("argument --resource-type: invalid choice: '%s' (choose from 'arm', 'ms-graph', 'vault')", resourceType)
+			}
+			tok, err := c.Credential().Token(ctx, res)
+			if err != nil {
+				return nil, err
+			}
+			out := map[string]any{
+				"accessToken": tok.Value,
+				"expiresOn":   tok.ExpiresOn.Local().Format("2006-01-02 15:04:05.000000"),
+				"expires_on":  tok.ExpiresOn.Unix(),
+				"tenant":      a.prof.TenantID,
+				"tokenType":   "Bearer",
+			}
+			if s, err := a.findSubscription(a.subscription); err == nil {
+				out["subscription"] = s.ID
+			}
+			return out, nil
+		},
+	}, func(f *pflag.FlagSet) {
+		f.StringVar(&resource, "resource", "", "Resource (audience) of the token; default "+client.DefaultARMResource)
+		f.StringVar(&resourceType, "resource-type", "", "Type of resource: arm, ms-graph or vault")
+		f.StringVarP(&tenant, "tenant", "t", "", "Tenant of the token; only the signed-in tenant")
+	})
+	a.addSubscriptionFlag(cmd)
+	return cmd
 }

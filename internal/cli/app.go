@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -101,6 +102,12 @@ func (a *app) command(l leaf, flags func(f *pflag.FlagSet)) *cobra.Command {
 		}
 		if err := a.init(); err != nil {
 			return err
+		}
+		start := time.Now()
+		if a.verbose || a.debug {
+			defer func() {
+				fmt.Fprintf(a.env.Stderr, "INFO: Command ran in %.3f seconds\n", time.Since(start).Seconds())
+			}()
 		}
 		v, err := l.run(cmd.Context(), cmd)
 		if err != nil {
