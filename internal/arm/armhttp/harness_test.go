@@ -21,6 +21,7 @@ import (
 	"github.com/keystage/keystage/internal/arm/armhttp"
 	"github.com/keystage/keystage/internal/arm/armtest"
 	"github.com/keystage/keystage/internal/fault"
+	"github.com/keystage/keystage/internal/server/servertest"
 	"github.com/keystage/keystage/internal/storage/sqlite"
 )
 
@@ -132,9 +133,12 @@ func newFakeHandler(t testing.TB) (*sdkEnv, http.Handler) {
 	}, h
 }
 
-// forEachEnv runs fn against every environment the scenarios support.
+// forEachEnv runs fn against the handler alone (an in-memory directory, tokens mapped to
+// callers), then against the real server on SQLite and on PostgreSQL, where tokens come
+// from Keystage's identity provider.
 func forEachEnv(t *testing.T, fn func(t *testing.T, e *sdkEnv)) {
-	t.Run("inprocess", func(t *testing.T) { fn(t, newFakeEnv(t)) })
+	t.Run("handler", func(t *testing.T) { fn(t, newFakeEnv(t)) })
+	servertest.Each(t, servertest.Options{}, func(t *testing.T, e *servertest.Env) { fn(t, newServerEnv(t, e)) })
 }
 
 // respErr returns the *azcore.ResponseError in err, failing the test when there is none.
