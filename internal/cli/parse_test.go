@@ -299,3 +299,19 @@ func FuzzApplyHostsBlock(f *testing.F) {
 		}
 	})
 }
+
+func TestVaultSuffixFromMetadata(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"list of clouds", `[{"name":"Keystage","suffixes":{"keyVaultDns":".vault.keystage.example"}}]`, "vault.keystage.example"},
+		{"one object", `{"suffixes":{"keyVaultDns":".Vault.Localhost"}}`, "vault.localhost"},
+		{"no suffix", `[{"name":"x"}]`, ""},
+		{"not JSON", `<html>`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := vaultSuffixFromMetadata([]byte(tt.body)); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -236,16 +236,35 @@ func (a *app) discoverVaultSuffix(ctx context.Context, c *client.Client) string 
 	}
 	body, err := c.Anonymous(ctx, http.MethodGet, "/metadata/endpoints?api-version="+apiMetadata)
 	if err == nil {
-		var md struct {
-			Suffixes struct {
-				KeyVaultDNS string `json:"keyVaultDns"`
-			} `json:"suffixes"`
-		}
-		if json.Unmarshal(body, &md) == nil && md.Suffixes.KeyVaultDNS != "" {
-			return strings.Trim(md.Suffixes.KeyVaultDNS, ".")
+		if s := vaultSuffixFromMetadata(body); s != "" {
+			return s
 		}
 	}
 	return defaultVaultSuffix
+}
+
+// vaultSuffixFromMetadata reads suffixes.keyVaultDns of ARM's cloud metadata: a list of
+// clouds (api-version 2019-05-01 and later) or one object (older versions). It returns ""
+// when there is none.
+func vaultSuffixFromMetadata(body []byte) string {
+	type cloud struct {
+		Suffixes struct {
+			KeyVaultDNS string `json:"keyVaultDns"`
+		} `json:"suffixes"`
+	}
+	var clouds []cloud
+	if json.Unmarshal(body, &clouds) != nil {
+		var one cloud
+		if json.Unmarshal(body, &one) == nil {
+			clouds = []cloud{one}
+		}
+	}
+	for _, cl := range clouds {
+		if s := strings.Trim(cl.Suffixes.KeyVaultDNS, "."); s != "" {
+			return strings.ToLower(s)
+		}
+	}
+	return ""
 }
 
 // localLogin reads the administrator credential the server wrote to its data directory.
