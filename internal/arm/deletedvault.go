@@ -205,3 +205,25 @@ func (s *Service) PurgeExpired(ctx context.Context) (int, error) {
 	}
 	return len(due), nil
 }
+
+// PurgeInterval is how often Run purges deleted vaults whose retention has ended.
+const PurgeInterval = time.Hour
+
+// Run purges expired deleted vaults at start and then every PurgeInterval until ctx ends.
+// The server runs it in the background; failures are logged and retried at the next tick.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(PurgeInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.PurgeExpired(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("purging expired deleted vaults failed", "purged", n, "err", err)
+		} else if n > 0 {
+			s.log.Info("purged expired deleted vaults", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -477,3 +477,33 @@ func TestConcurrentCreatesOfOneVaultNameHaveOneWinner(t *testing.T) {
 		t.Fatalf("%d creations of one vault name succeeded, want 1", wins)
 	}
 }
+
+func TestRunPurgesExpiredVaultsUntilCanceled(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.group("rg")
+	days := 7
+	e.vault("rg", "kv-expiring", func(p *arm.VaultParams) { p.SoftDeleteRetentionInDays = &days })
+	if _, err := e.svc.DeleteVault(ctx, e.admin, e.sub, "rg", "kv-expiring"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(8 * 24 * time.Hour)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { e.svc.Run(runCtx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		e.purged.mu.Lock()
+		n := len(e.purged.keys)
+		e.purged.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not purge the expired vault")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
