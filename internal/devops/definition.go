@@ -2,6 +2,7 @@ package devops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"maps"
@@ -63,10 +64,14 @@ type Definition struct {
 	// (the orchestrator needs them) and must never be sent to clients.
 	Variables   map[string]Variable `json:"variables,omitempty"`
 	QueueStatus string              `json:"queueStatus"`
-	CreatedBy   IdentityRef         `json:"createdBy"`
-	Created     time.Time           `json:"created"`
-	ModifiedBy  IdentityRef         `json:"modifiedBy"`
-	Modified    time.Time           `json:"modified"`
+	// Unused holds wire properties clients send that Keystage keeps and returns but does
+	// not act on, by name (a build definition's triggers, options and retention rules:
+	// Keystage queues runs only on request).
+	Unused     map[string]json.RawMessage `json:"unused,omitempty"`
+	CreatedBy  IdentityRef                `json:"createdBy"`
+	Created    time.Time                  `json:"created"`
+	ModifiedBy IdentityRef                `json:"modifiedBy"`
+	Modified   time.Time                  `json:"modified"`
 }
 
 // Path returns the definition's folder and name, "\folder\name".
@@ -120,6 +125,7 @@ type DefinitionInput struct {
 	QueueID     int
 	Variables   map[string]VariableInput
 	QueueStatus string
+	Unused      map[string]json.RawMessage
 	// Revision, on update, must equal the stored revision unless it is 0.
 	Revision int
 }
@@ -359,6 +365,14 @@ func (s *Service) fillDefinition(d *Definition, in DefinitionInput, old map[stri
 	if d.Variables, err = mergeVariables(in.Variables, old); err != nil {
 		return err
 	}
+	size := 0
+	for k, v := range in.Unused {
+		size += len(k) + len(v)
+	}
+	if size > 256<<10 || len(in.Unused) > 32 {
+		return BadRequest("The pipeline's other properties (triggers, options, retention rules) are larger than 256 KiB.")
+	}
+	d.Unused = maps.Clone(in.Unused)
 	return nil
 }
 

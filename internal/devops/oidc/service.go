@@ -39,8 +39,9 @@ type Connection struct {
 	ID     string
 	Name   string
 	Scheme string
-	// OrgName and ProjectName are the names the subject is built from: the
-	// organization's and the project's (the one the job runs in) current names.
+	// Subject is the subject of the connection's tokens, as the connection shows it to
+	// users. When empty it is Subject(OrgName, ProjectName, Name).
+	Subject     string
 	OrgName     string
 	ProjectName string
 }
@@ -161,7 +162,11 @@ func (s *Service) CreateToken(ctx context.Context, r TokenRequest) (Token, error
 		return Token{}, fault.New(fault.BadRequest, CodeSchemeUnsupported,
 			"Service connection %s uses the %s scheme; OIDC tokens are issued only for connections that use workload identity federation.", conn.Name, conn.Scheme)
 	}
-	return s.issuer.Mint(ctx, job.OrgID, Subject(conn.OrgName, conn.ProjectName, conn.Name))
+	sub := conn.Subject
+	if sub == "" {
+		sub = Subject(conn.OrgName, conn.ProjectName, conn.Name)
+	}
+	return s.issuer.Mint(ctx, job.OrgID, sub)
 }
 
 // reservedClaims are the claims the issuer sets; a request may not ask for them.
