@@ -10,6 +10,7 @@ import (
 
 	"github.com/keystage/keystage/internal/barrier"
 	"github.com/keystage/keystage/internal/datadir"
+	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/server"
 )
 
@@ -44,6 +45,11 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 			}
 			cfg.Logger = log
 			cfg.ExtraNames = extraNames
+			if v := getenv("KEYSTAGE_KEYVAULT_THROTTLE"); v != "" && !cmd.Flags().Changed("keyvault-throttle") {
+				if cfg.KeyVaultThrottle, err = kvhttp.ParseThrottle(v); err != nil {
+					return fmt.Errorf("KEYSTAGE_KEYVAULT_THROTTLE: %w", err)
+				}
+			}
 			switch {
 			case rootKeyFile != "":
 				if cfg.RootKey, err = barrier.ReadRootKeyFile(rootKeyFile); err != nil {
@@ -72,6 +78,7 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 	f.StringVar(&rootKeyFile, "root-key-file", "", "read the root key from this file instead of DATA_DIR/root.key (KEYSTAGE_ROOT_KEY gives it directly)")
 	f.StringVar(&logLevel, "log-level", envOr(getenv, "KEYSTAGE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (KEYSTAGE_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr(getenv, "KEYSTAGE_LOG_FORMAT", "text"), "log format: text or json (KEYSTAGE_LOG_FORMAT)")
+	f.Var(throttleFlag{&cfg.KeyVaultThrottle}, "keyvault-throttle", "per-vault request limit: azure (4000 transactions and 300 creates per 10s), off, or TRANSACTIONS/CREATES[/WINDOW] (KEYSTAGE_KEYVAULT_THROTTLE)")
 	return cmd
 }
 
@@ -96,3 +103,27 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
+
+// throttleFlag is a pflag.Value setting a kvhttp.Throttle.
+type throttleFlag struct{ t *kvhttp.Throttle }
+
+func (f throttleFlag) String() string {
+	if f.t == nil || *f.t == (kvhttp.Throttle{}) {
+		return "azure"
+	}
+	if f.t.Disabled {
+		return "off"
+	}
+	return fmt.Sprintf("%d/%d/%s", f.t.Transactions, f.t.Creates, f.t.Window)
+}
+
+func (f throttleFlag) Set(s string) error {
+	t, err := kvhttp.ParseThrottle(s)
+	if err != nil {
+		return err
+	}
+	*f.t = t
+	return nil
+}
+
+func (throttleFlag) Type() string { return "limit" }

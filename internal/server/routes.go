@@ -2,9 +2,16 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keystage/keystage/internal/arm/armhttp"
+	"github.com/keystage/keystage/internal/identity/idphttp"
+	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 )
 
 // routes wires every API surface to its place in the router. This is the one place that
@@ -33,13 +40,44 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	system.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 
 	sys := s.instrument("system", system)
+	idp, err := idphttp.New(s.svc.identity, idphttp.Config{Hosts: s.authorityHosts(), Now: s.now}, s.log)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	mgmtAuth := armhttp.NewTokenAuthenticator(s.svc.identity.Verifier(), s.svc.mgmtAudiences)
+	kv, err := kvhttp.New(s.svc.secrets, s.svc.audit, kvhttp.ARMDirectory{ARM: s.svc.arm, GroupsOf: s.svc.directory.GroupsOf},
+		s.svc.identity.Verifier(), kvhttp.Config{
+			Authority: s.url, Resource: s.svc.vaultResource, Throttle: s.cfg.KeyVaultThrottle, Logger: s.log, Now: s.now,
+		})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	identityAPI := s.instrument("identity", idp)
+	armAPI := s.instrument("arm", armhttp.New(s.svc.arm, mgmtAuth, armhttp.Config{Logger: s.log}))
+	auditAPI := s.instrument("keystage", &kvhttp.AuditHandler{
+		Audit: s.svc.audit, ARM: s.svc.arm, Auth: mgmtAuth, GroupsOf: s.svc.directory.GroupsOf, Logger: s.log,
+	})
 	rt := &router{
 		vaultSuffix: s.cfg.VaultSuffix,
+		vault:       s.instrument("keyvault", kv),
+		tenant:      identityAPI,
 		segments: map[string]http.Handler{
-			"healthz": sys,
-			"readyz":  sys,
-			"metrics": sys,
+			"healthz":       sys,
+			"readyz":        sys,
+			"metrics":       sys,
+			"msi":           identityAPI,
+			"subscriptions": armAPI,
+			"providers":     armAPI,
+			"tenants":       armAPI,
+			"keystage":      auditAPI, // kvhttp.AuditPath
 		},
 	}
 	return rt, nil
+}
+
+// authorityHosts are the other host[:port] names clients may use for the identity
+// provider: the loopback addresses on the listener's port.
+func (s *Server) authorityHosts() []string {
+	port := strconv.Itoa(s.Port())
+	return []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("localhost", port)}
 }

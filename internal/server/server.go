@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/keystage/keystage/internal/barrier"
+	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/pki"
 	"github.com/keystage/keystage/internal/storage"
 	"github.com/keystage/keystage/internal/storage/postgres"
@@ -56,6 +58,19 @@ type Config struct {
 	VaultSuffix string
 	// ExtraNames are additional DNS names or IP addresses for the server certificate.
 	ExtraNames []string
+	// KeyVaultThrottle limits requests per vault; the zero value means Azure's limits (4,000
+	// transactions and 300 creates per 10 s), Disabled turns throttling off.
+	KeyVaultThrottle kvhttp.Throttle
+	// KeyVaultSweepInterval is how often soft-deleted secrets past their retention are
+	// purged; 0 means every minute.
+	KeyVaultSweepInterval time.Duration
+	// TrustedIssuers are OIDC issuer URL prefixes whose keys the identity provider may fetch
+	// although they are on loopback or private addresses (federated credentials naming a
+	// local issuer). The server's own URL is always trusted.
+	TrustedIssuers []string
+	// IssuerRoots, when set, replaces the system roots for verifying external OIDC issuers'
+	// TLS certificates (Keystage's CA is always added).
+	IssuerRoots *x509.CertPool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
@@ -95,6 +110,7 @@ type Server struct {
 	http     *http.Server
 	registry *prometheus.Registry
 	metrics  *metrics
+	svc      *services
 	ready    atomic.Bool
 }
 
@@ -135,6 +151,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 
+	if s.svc, err = s.openServices(ctx); err != nil {
+		return nil, err
+	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.metrics = newMetrics(s.registry)
 	handler, err := s.routes(ctx)
@@ -170,6 +189,8 @@ func (s *Server) CAFile() string { return filepath.Join(s.cfg.DataDir, "ca.pem")
 // Serve serves HTTPS until ctx is canceled, then shuts down gracefully (in-flight requests
 // get up to 10 seconds) and closes storage.
 func (s *Server) Serve(ctx context.Context) error {
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	waitBackground := s.svc.runBackground(bgCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.ln, "", "") }()
 	s.ready.Store(true)
@@ -186,6 +207,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		err = errors.Join(serveErr, err)
 	}
+	stopBackground() // after the last request: the audit trail's final flush sees every call
+	waitBackground()
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/fault"
@@ -178,4 +179,29 @@ func FuzzRequestBody(f *testing.F) {
 			t.Fatalf("error without a code: %s", rec.Body)
 		}
 	})
+}
+
+func TestParseThrottle(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Throttle
+		wantErr bool
+	}{
+		{"", Throttle{}, false},
+		{"azure", Throttle{}, false},
+		{"off", Throttle{Disabled: true}, false},
+		{"4000/300", Throttle{Transactions: 4000, Creates: 300}, false},
+		{"10/2/1s", Throttle{Transactions: 10, Creates: 2, Window: time.Second}, false},
+		{"10", Throttle{}, true},
+		{"0/1", Throttle{}, true},
+		{"1/x", Throttle{}, true},
+		{"1/1/-1s", Throttle{}, true},
+		{"1/1/1s/1", Throttle{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseThrottle(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseThrottle(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
 }

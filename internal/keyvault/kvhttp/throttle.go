@@ -1,7 +1,10 @@
 package kvhttp
 
 import (
+	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -89,4 +92,33 @@ func (l *limiter) allow(vault string, create bool) (ok bool, retryAfter int) {
 		return true, 0
 	}
 	return false, max(1, int(math.Ceil((1-b.tokens)/rate)))
+}
+
+// ParseThrottle parses a throttle setting as flags give it: "off", "" or "azure" (Azure's
+// limits), or "TRANSACTIONS/CREATES[/WINDOW]" such as "4000/300/10s".
+func ParseThrottle(s string) (Throttle, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "azure":
+		return Throttle{}, nil
+	case "off", "none", "disabled":
+		return Throttle{Disabled: true}, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Throttle{}, fmt.Errorf("throttle %q: want off, azure or TRANSACTIONS/CREATES[/WINDOW] such as 4000/300/10s", s)
+	}
+	var t Throttle
+	var err error
+	if t.Transactions, err = strconv.Atoi(parts[0]); err != nil || t.Transactions < 1 {
+		return Throttle{}, fmt.Errorf("throttle %q: transactions must be a positive integer", s)
+	}
+	if t.Creates, err = strconv.Atoi(parts[1]); err != nil || t.Creates < 1 {
+		return Throttle{}, fmt.Errorf("throttle %q: creates must be a positive integer", s)
+	}
+	if len(parts) == 3 {
+		if t.Window, err = time.ParseDuration(parts[2]); err != nil || t.Window <= 0 {
+			return Throttle{}, fmt.Errorf("throttle %q: the window must be a positive duration such as 10s", s)
+		}
+	}
+	return t, nil
 }
