@@ -103,12 +103,13 @@ func (s *Server) openServices(ctx context.Context) (*services, error) {
 	return sv, nil
 }
 
-// runBackground starts the services' background work (the purge sweeper, the audit
-// flusher) until ctx ends; the returned wait blocks until it has stopped, which includes the
+// runBackground starts the services' background work (the purge of deleted secrets and
+// vaults past their retention, the audit flusher) until ctx ends; the returned wait blocks until it has stopped, which includes the
 // audit trail's last flush.
 func (sv *services) runBackground(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { sv.secrets.Run(ctx) })
 	wg.Go(func() { sv.audit.Run(ctx) })
+	wg.Go(func() { sv.arm.Run(ctx) })
 	return wg.Wait
 }
