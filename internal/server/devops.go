@@ -1,0 +1,39 @@
+package server
+
+import (
+	"strings"
+
+	"github.com/keystage/keystage/internal/devops"
+	"github.com/keystage/keystage/internal/devops/devopshttp"
+	"github.com/keystage/keystage/internal/identity/token"
+)
+
+// devopsResource is the audience of access tokens for the Azure DevOps surface (Azure
+// DevOps' application id); the identity provider must accept it as a resource.
+const devopsResource = devopshttp.AzureDevOpsResource
+
+// openDevOps builds the Azure DevOps domain and its HTTP surface. Tokens are verified by
+// the identity provider's verifier; admin (the administrator application's service
+// principal) is the Keystage administrator, who creates organizations. Organization names
+// may not be a first path segment the router reserves, nor start with "_" (server-level
+// DevOps paths such as /_apis/organizations and /_oidc/{orgId}).
+func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef, rt *router) (*devops.Service, *devopshttp.Handler, error) {
+	svc, err := devops.New(s.store, s.store, devops.Config{
+		ServerURL:      s.url,
+		Administrators: []devops.PrincipalRef{admin},
+		ReservedName: func(name string) bool {
+			_, reserved := rt.segments[strings.ToLower(name)]
+			return reserved
+		},
+		Now: s.now,
+	}, s.log.With("api", "devops"))
+	if err != nil {
+		return nil, nil, err
+	}
+	h := devopshttp.New(svc, devopshttp.Config{
+		Tokens:    verifier,
+		Audiences: []string{devopsResource, s.url, s.url + "/"},
+		Logger:    s.log.With("api", "devops"),
+	})
+	return svc, h, nil
+}
