@@ -487,3 +487,60 @@ func TestSecretLogValueRedacts(t *testing.T) {
 		t.Error("SetParams.LogValue shows the value")
 	}
 }
+
+// TestRunSweeps checks that the background sweeper purges a deleted secret once its
+// retention has ended, without anyone calling Sweep.
+func TestRunSweeps(t *testing.T) {
+	f := newFixture(t, openSQLite(t), Config{SweepInterval: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	must[Secret](t)(f.svc.Set(ctx, f.vault, "swept", SetParams{Value: "v"}))
+	must[DeletedSecret](t)(f.svc.Delete(ctx, f.vault, "swept"))
+	f.clock.Add(7*24*time.Hour + time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := f.svc.GetDeleted(ctx, f.vault, "swept")
+		if fault.Is(err, fault.NotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sweeper did not purge the secret: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The name is free again.
+	must[Secret](t)(f.svc.Set(ctx, f.vault, "swept", SetParams{Value: "again"}))
+}
+
+// TestValuesSealedAtRest reads the physical database under the barrier: no secret value,
+// tag or content type is stored in clear, in records or in backups.
+func TestValuesSealedAtRest(t *testing.T) {
+	phys := openSQLite(t)
+	f := newFixture(t, phys, Config{})
+	ctx := context.Background()
+	const value, tag, ct = "PlainTextValue-4f7d", "TagValue-9a1c", "ContentType-3b2e"
+	must[Secret](t)(f.svc.Set(ctx, f.vault, "sealed", SetParams{Value: value, Tags: map[string]string{"k": tag}, ContentType: ct}))
+	must[Secret](t)(f.svc.Set(ctx, f.vault, "deleted", SetParams{Value: value}))
+	must[DeletedSecret](t)(f.svc.Delete(ctx, f.vault, "deleted"))
+	a := NewAudit(f.store, AuditConfig{})
+	a.Record(Event{Time: time.Now(), Vault: "v", Operation: "SecretGet", SecretName: "sealed", Status: 200})
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := phys.List(ctx, "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) < 5 {
+		t.Fatalf("only %d physical entries", len(entries))
+	}
+	for _, e := range entries {
+		for _, s := range []string{value, tag, ct, "SecretGet"} {
+			if strings.Contains(string(e.Value), s) {
+				t.Errorf("physical entry %s holds %q in clear", e.Key, s)
+			}
+		}
+	}
+}

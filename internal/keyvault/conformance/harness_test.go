@@ -298,6 +298,7 @@ type exchange struct {
 	Challenge           string
 	RetryAfter          string
 	ErrorCode           string
+	ErrorBody           string
 }
 
 func (r *recorder) Do(req *http.Request) (*http.Response, error) {
@@ -323,7 +324,7 @@ func (r *recorder) Do(req *http.Request) (*http.Response, error) {
 				Error struct{ Code string } `json:"error"`
 			}
 			_ = json.Unmarshal(b, &e)
-			ex.ErrorCode = e.Error.Code
+			ex.ErrorCode, ex.ErrorBody = e.Error.Code, string(b)
 		}
 	}
 	r.mu.Lock()

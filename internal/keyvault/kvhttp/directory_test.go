@@ -354,3 +354,39 @@ func TestAuditHandler(t *testing.T) {
 		t.Errorf("POST: %d", rec.Code)
 	}
 }
+
+// TestDeletedSecretPermissions is identity.md §5 item 40 under access policies: deleted
+// secrets are listed and read with list and get, but recovering and purging need their own
+// permissions, and purge protection refuses even those.
+func TestDeletedSecretPermissions(t *testing.T) {
+	a := newARMEnv(t)
+	deleter, delTok := a.principal()
+	recoverer, recTok := a.principal()
+	a.vault("rg1", "softdel", false, policy(a.admin.ObjectID, "all"), policy(deleter, "get", "list", "delete", "set"), policy(recoverer, "recover", "purge"))
+	if code, _ := a.status("softdel", "PUT", "/secrets/s"+api, delTok, map[string]string{"value": "v"}); code != 200 {
+		t.Fatal(code)
+	}
+	steps := []struct {
+		name, token, method, target string
+		want                        int
+		wantCode                    string
+	}{
+		{"delete", delTok, "DELETE", "/secrets/s", 200, ""},
+		{"get is 404", delTok, "GET", "/secrets/s", 404, "SecretNotFound"},
+		{"listed under deleted with list", delTok, "GET", "/deletedsecrets", 200, ""},
+		{"read deleted with get", delTok, "GET", "/deletedsecrets/s", 200, ""},
+		{"re-create conflicts", delTok, "PUT", "/secrets/s", 409, "Conflict/ObjectIsDeletedButRecoverable"},
+		{"recover needs recover", delTok, "POST", "/deletedsecrets/s/recover", 403, "Forbidden/AccessDenied"},
+		{"purge needs purge", delTok, "DELETE", "/deletedsecrets/s", 403, "Forbidden/AccessDenied"},
+		{"recover with recover", recTok, "POST", "/deletedsecrets/s/recover", 200, ""},
+		{"delete again", delTok, "DELETE", "/secrets/s", 200, ""},
+		{"purge with purge", recTok, "DELETE", "/deletedsecrets/s", 204, ""},
+		{"name reusable", delTok, "PUT", "/secrets/s", 200, ""},
+	}
+	for _, st := range steps {
+		code, ec := a.status("softdel", st.method, st.target+api, st.token, map[string]string{"value": "v"})
+		if code != st.want || ec != st.wantCode {
+			t.Fatalf("%s: got %d %q, want %d %q", st.name, code, ec, st.want, st.wantCode)
+		}
+	}
+}
