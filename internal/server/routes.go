@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keystage/keystage/internal/arm/armhttp"
+	"github.com/keystage/keystage/internal/graph"
 	"github.com/keystage/keystage/internal/identity/idphttp"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 )
@@ -54,6 +55,9 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 	}
 	identityAPI := s.instrument("identity", idp)
 	armAPI := s.instrument("arm", armhttp.New(s.svc.arm, mgmtAuth, armhttp.Config{Logger: s.log}))
+	graphAPI := s.instrument("graph", graph.New(s.svc.identity, s.svc.arm, s.store,
+		graph.NewTokenAuthenticator(s.svc.identity.Verifier(), append([]string{s.url + "/"}, graph.Audiences...)), graph.Config{Logger: s.log}))
+	metadataAPI := s.instrument("arm", armhttp.NewMetadataHandler(s.url, s.cfg.VaultSuffix))
 	auditAPI := s.instrument("keystage", &kvhttp.AuditHandler{
 		Audit: s.svc.audit, ARM: s.svc.arm, Auth: mgmtAuth, GroupsOf: s.svc.directory.GroupsOf, Logger: s.log,
 	})
@@ -69,6 +73,8 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 			"subscriptions": armAPI,
 			"providers":     armAPI,
 			"tenants":       armAPI,
+			"metadata":      metadataAPI,
+			"v1.0":          graphAPI,
 			"keystage":      auditAPI, // kvhttp.AuditPath
 		},
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/keystage/keystage/internal/arm"
 	"github.com/keystage/keystage/internal/barrier"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/pki"
@@ -173,6 +174,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	return s, nil
 }
+
+// ARM returns the management plane, for in-process consumers and tests.
+func (s *Server) ARM() *arm.Service { return s.svc.arm }
 
 // URL returns the server's public base URL, e.g. https://localhost:8443.
 func (s *Server) URL() string { return s.url }

@@ -13,6 +13,7 @@ import (
 	"github.com/keystage/keystage/internal/arm"
 	"github.com/keystage/keystage/internal/arm/armhttp"
 	"github.com/keystage/keystage/internal/datadir"
+	"github.com/keystage/keystage/internal/graph"
 	"github.com/keystage/keystage/internal/identity"
 	"github.com/keystage/keystage/internal/identity/federation"
 	"github.com/keystage/keystage/internal/keyvault"
@@ -54,6 +55,7 @@ func (s *Server) openServices(ctx context.Context) (*services, error) {
 	}
 	roots.AppendCertsFromPEM(s.ca.CertPEM())
 	resources := append([]string{sv.vaultResource, kvhttp.AzureResource}, sv.mgmtAudiences...)
+	resources = append(resources, graph.Audiences...)
 	sv.identity, err = identity.New(s.store, s.store, identity.Config{
 		Authority: s.url,
 		Resources: resources,

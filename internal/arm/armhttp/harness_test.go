@@ -38,6 +38,8 @@ type sdkEnv struct {
 	NewPrincipal func(t *testing.T) (azcore.TokenCredential, string)
 	// Service is the management plane itself, for checks the REST API cannot make.
 	Service *arm.Service
+	// SmallPages is set when lists are cut into pages of two, so that paging is exercised.
+	SmallPages bool
 }
 
 // options returns SDK client options that reach env: only the endpoint, audience and
@@ -128,7 +130,7 @@ func newFakeHandler(t testing.TB) (*sdkEnv, http.Handler) {
 	}
 	h := armhttp.New(svc, auth, armhttp.Config{PageSize: 2})
 	return &sdkEnv{
-		TenantID: tenant, Subscription: sub.ID, Admin: admin, AdminID: adminID, Service: svc,
+		TenantID: tenant, Subscription: sub.ID, Admin: admin, AdminID: adminID, Service: svc, SmallPages: true,
 		NewPrincipal: func(*testing.T) (azcore.TokenCredential, string) { return add() },
 	}, h
 }
