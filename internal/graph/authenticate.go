@@ -20,7 +20,7 @@ var _ Authenticator = (*TokenAuthenticator)(nil)
 // NewTokenAuthenticator accepts tokens v verifies for one of audiences (Audiences, plus
 // the server's own URL when it wants).
 func NewTokenAuthenticator(v *token.Verifier, audiences []string) *TokenAuthenticator {
-	return &TokenAuthenticator{verifier: v, audiences: audiences}
+	return &TokenAuthenticator{verifier: v, audiences: armhttp.AudienceVariants(audiences)}
 }
 
 // Authenticate verifies the request's bearer token (one Authorization: Bearer header).

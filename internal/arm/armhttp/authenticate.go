@@ -2,6 +2,7 @@ package armhttp
 
 import (
 	"errors"
+	"slices"
 	"net/http"
 	"strings"
 	"time"
@@ -26,9 +27,31 @@ type TokenAuthenticator struct {
 
 var _ Authenticator = (*TokenAuthenticator)(nil)
 
-// NewTokenAuthenticator accepts tokens v verifies for one of audiences.
+// NewTokenAuthenticator accepts tokens v verifies for one of audiences, each with or
+// without a trailing slash: the identity provider issues aud exactly as the client asked for
+// its resource, and clients differ ("https://management.azure.com/.default" names
+// "https://management.azure.com", the ARM SDK's scope names "https://management.azure.com/").
 func NewTokenAuthenticator(v *token.Verifier, audiences []string) *TokenAuthenticator {
-	return &TokenAuthenticator{verifier: v, audiences: audiences}
+	return &TokenAuthenticator{verifier: v, audiences: AudienceVariants(audiences)}
+}
+
+// AudienceVariants returns auds with each audience also in its other trailing-slash form.
+func AudienceVariants(auds []string) []string {
+	out := make([]string, 0, 2*len(auds))
+	add := func(a string) {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	for _, a := range auds {
+		add(a)
+		if t, ok := strings.CutSuffix(a, "/"); ok {
+			add(t)
+		} else if strings.Contains(a, "://") {
+			add(a + "/")
+		}
+	}
+	return out
 }
 
 // Authenticate verifies the request's bearer token and returns its caller.

@@ -138,3 +138,11 @@ func TestMetadataEndpoints(t *testing.T) {
 		t.Errorf("/metadata/other = %d", rec.Code)
 	}
 }
+
+func TestAudienceVariants(t *testing.T) {
+	got := AudienceVariants([]string{"https://management.azure.com/", "https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000", "https://graph.microsoft.com/"})
+	want := []string{"https://management.azure.com/", "https://management.azure.com", "https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("AudienceVariants = %v, want %v", got, want)
+	}
+}
