@@ -2,8 +2,8 @@ package armhttp
 
 import (
 	"errors"
-	"slices"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
