@@ -108,12 +108,20 @@ func (s *Service) ResolveCheckpoint(ctx context.Context, p Project, id int64, ch
 // Checkpoints lists the checkpoints of run id (pending ones first is not guaranteed; they
 // are in creation order).
 func (s *Service) Checkpoints(ctx context.Context, p Project, id int64) ([]CheckpointInfo, error) {
-	tl, err := s.loadTimelineState(ctx, p, id)
-	if err != nil {
-		return nil, err
+	var cps []checkpoint
+	if r := s.active(p, id); r != nil {
+		cps = r.snap.Load().checkpoints
+	} else {
+		tl, err := s.loadTimelineState(ctx, p, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, cp := range tl.Checkpoints {
+			cps = append(cps, *cp)
+		}
 	}
-	out := make([]CheckpointInfo, 0, len(tl.Checkpoints))
-	for _, cp := range tl.Checkpoints {
+	out := make([]CheckpointInfo, 0, len(cps))
+	for _, cp := range cps {
 		out = append(out, CheckpointInfo{ID: cp.ID, Stage: cp.Stage, Kind: cp.Kind, Name: cp.Name, Message: cp.Message,
 			Resource: cp.Resource, Pending: !cp.Decided, Approved: cp.Approved})
 	}

@@ -39,6 +39,9 @@ func badRequest(format string, args ...any) *fault.Error {
 	return fault.New(fault.BadRequest, CodeBadRequest, format, args...)
 }
 
+// RunNotFound is the error for a run (build) id that a project does not have.
+func RunNotFound(id int64) error { return buildNotFound(id) }
+
 func buildNotFound(id int64) error {
 	return notFound(CodeBuildNotFound, "The requested build %d could not be found.", id)
 }

@@ -2,6 +2,8 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +17,10 @@ import (
 
 // jobTokenAudience is the audience of job access tokens; nothing else accepts them.
 const jobTokenAudience = "keystage:job"
+
+// jobTokenKeyID is the "kid" header of job access tokens, which tells them apart from the
+// identity provider's RS256 access tokens without verifying anything.
+const jobTokenKeyID = "keystage-job-v1"
 
 // JobClaims is what a valid job access token (System.AccessToken) proves: the job it was
 // issued to and until when. Tokens are HS256 JWTs signed with a key derived from the
@@ -51,7 +57,7 @@ func (s *Service) tokenLifetime(timeout, cancelTimeout int) time.Duration {
 
 // issueJobToken mints the System.AccessToken of a job being handed to an agent.
 func (s *Service) issueJobToken(rec jobRecord) (string, error) {
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: s.tokenKey}, (&jose.SignerOptions{}).WithType("JWT"))
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: s.tokenKey}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", jobTokenKeyID))
 	if err != nil {
 		return "", fmt.Errorf("orchestrator: job token signer: %w", err)
 	}
@@ -77,10 +83,23 @@ func (s *Service) issueJobToken(rec jobRecord) (string, error) {
 	return tok, nil
 }
 
-// LooksLikeJobToken reports whether s has the shape of a job access token, so that a
-// transport can try ValidateJobToken before other verifiers. It does not verify anything.
+// LooksLikeJobToken reports whether s has the shape of a job access token (a JWT whose
+// header names the job token key), so that a transport can send it to ValidateJobToken
+// rather than to other verifiers. It does not verify anything.
 func LooksLikeJobToken(s string) bool {
-	return strings.Count(s, ".") == 2 && len(s) > 100 && strings.HasPrefix(s, "eyJ")
+	head, _, ok := strings.Cut(s, ".")
+	if !ok || len(head) > 512 || strings.Count(s, ".") != 2 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+	}
+	return json.Unmarshal(b, &h) == nil && h.Alg == "HS256" && h.Kid == jobTokenKeyID
 }
 
 // ValidateJobToken verifies a job access token and returns its claims. It fails with a 401

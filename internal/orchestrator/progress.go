@@ -272,6 +272,9 @@ func (r *activeRun) jobEnded(jobID string, result job.Result, issue string, now 
 	if result == job.Succeeded || result == job.SucceededWithIssues {
 		open = "succeeded"
 	}
+	if jp.hasStep() && issue == "" {
+		r.task(jobID, jp, taskFinal, nil, now) // Azure always shows "Finalize Job"
+	}
 	for _, t := range jp.Tasks {
 		switch {
 		case t.State == StateCompleted:
