@@ -258,9 +258,9 @@ func (h *Handler) entryFor(key string, rt Route) *entry {
 			return e
 		}
 	}
-	raw := strings.ToLower(strings.Trim(rt.Template, "/"))
+	raw := strings.Trim(rt.Template, "/")
 	e := &entry{tmpl: parseTemplate(raw), methods: map[string]*Route{}}
-	e.tmpl.raw = fmt.Sprintf("%v:%s", rt.Server, raw)
+	e.tmpl.raw = fmt.Sprintf("%v:%s", rt.Server, strings.ToLower(raw))
 	*list = append(*list, e)
 	return e
 }

@@ -34,7 +34,7 @@ const (
 // harness is the DevOps surface served over real HTTPS on a barrier over SQLite or
 // PostgreSQL, with Keystage access tokens from a real issuer and verifier.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	svc    *devops.Service
 	h      *Handler
 	srv    *httptest.Server
@@ -50,7 +50,7 @@ type harness struct {
 	OwnerPAT                           string
 }
 
-func newHarness(t *testing.T, backend string) *harness {
+func newHarness(t testing.TB, backend string) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st := identitytest.Open(t, backend)

@@ -14,6 +14,7 @@ import (
 type template struct {
 	raw  string
 	segs []tseg
+	nlit int // number of literal segments
 }
 
 type tseg struct {
@@ -28,6 +29,7 @@ func parseTemplate(raw string) template {
 			t.segs = append(t.segs, tseg{name: strings.TrimPrefix(s[1:len(s)-1], "*")})
 		} else {
 			t.segs = append(t.segs, tseg{literal: strings.ToLower(s)})
+			t.nlit++
 		}
 	}
 	return t
@@ -49,54 +51,51 @@ func (m match) better(o match) bool {
 }
 
 // match matches unescaped path segments against t. Literals match case-insensitively;
-// captures never take the "_apis" segment.
+// captures never take the "_apis" segment. Of several alignments (a capture may be
+// dropped or take a segment), the one that drops the fewest captures wins, earliest
+// captures first.
 func (t template) match(segs []string) (match, bool) {
-	best, found := match{}, false
-	var walk func(ti, si int, values map[string]string, dropped int)
-	walk = func(ti, si int, values map[string]string, dropped int) {
+	if len(segs) > len(t.segs) || len(segs) < t.nlit {
+		return match{}, false
+	}
+	// assign[i] is the segment index template position i takes, or -1 when dropped.
+	assign := make([]int, len(t.segs))
+	drops := len(t.segs) - len(segs)
+	var walk func(ti, si, drops int) bool
+	walk = func(ti, si, drops int) bool {
 		if ti == len(t.segs) {
-			if si == len(segs) {
-				m := match{values: copyValues(values), literals: t.literals(), dropped: dropped}
-				if !found || m.better(best) {
-					best, found = m, true
-				}
-			}
-			return
+			return si == len(segs)
 		}
 		ts := t.segs[ti]
 		if ts.literal != "" {
-			if si < len(segs) && strings.ToLower(segs[si]) == ts.literal {
-				walk(ti+1, si+1, values, dropped)
+			if si < len(segs) && strings.EqualFold(segs[si], ts.literal) {
+				assign[ti] = si
+				return walk(ti+1, si+1, drops)
 			}
-			return
+			return false
 		}
 		if si < len(segs) && !strings.EqualFold(segs[si], "_apis") {
-			values[ts.name] = segs[si]
-			walk(ti+1, si+1, values, dropped)
-			delete(values, ts.name)
+			assign[ti] = si
+			if walk(ti+1, si+1, drops) {
+				return true
+			}
 		}
-		walk(ti+1, si, values, dropped+1)
+		if drops > 0 {
+			assign[ti] = -1
+			return walk(ti+1, si, drops-1)
+		}
+		return false
 	}
-	walk(0, 0, map[string]string{}, 0)
-	return best, found
-}
-
-func (t template) literals() int {
-	n := 0
-	for _, s := range t.segs {
-		if s.literal != "" {
-			n++
+	if !walk(0, 0, drops) {
+		return match{}, false
+	}
+	m := match{values: map[string]string{}, literals: t.nlit, dropped: drops}
+	for i, ts := range t.segs {
+		if ts.literal == "" && assign[i] >= 0 {
+			m.values[ts.name] = segs[assign[i]]
 		}
 	}
-	return n
-}
-
-func copyValues(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return m, true
 }
 
 // maxPathBytes bounds the request path the router parses.
