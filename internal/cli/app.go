@@ -54,9 +54,20 @@ func (a *app) addSubscriptionFlag(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&a.subscription, "subscription", "", "Name or ID of subscription; default the one chosen with 'account set'")
 }
 
-// group is a command with subcommands and no action of its own.
+// group is a command with subcommands and no action of its own: alone it prints its help,
+// with an unknown subcommand it fails as az does (exit 2), suggesting close names.
 func group(use, short string, children ...*cobra.Command) *cobra.Command {
-	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs, SuggestionsMinimumDistance: 2}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("'%s' is misspelled or not recognized by the system.", args[0])
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return usageErrorf("%s", msg)
+	}
 	cmd.AddCommand(children...)
 	return cmd
 }
