@@ -24,7 +24,7 @@ func main() {
 // run executes one invocation and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	env := cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}
-	root := cli.NewRoot(env, newServeCommand(stderr, getenv), newAdminCommand(stdout, getenv), newRunCommand(stdout, stderr, getenv), newBenchCommand(stdout, getenv))
+	root := cli.NewRoot(env, newServeCommand(stderr, getenv), newAdminCommand(stdout, getenv), newRunCommand(stdout, stderr, getenv), newBenchCommand(stdout, getenv), newAgentCommand(stderr, getenv))
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		var exit interface{ ExitCode() int }
