@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,10 +12,8 @@ import (
 
 	"github.com/keystage/keystage/internal/credential"
 	"github.com/keystage/keystage/internal/devops/oidc"
+	"github.com/keystage/keystage/internal/devops/oidc/oidctest"
 	"github.com/keystage/keystage/internal/identity"
-	"github.com/keystage/keystage/internal/identity/federation"
-	"github.com/keystage/keystage/internal/identity/identitytest"
-	"github.com/keystage/keystage/internal/identity/idphttp"
 	"github.com/keystage/keystage/internal/identity/token"
 )
 
@@ -27,81 +24,33 @@ const (
 )
 
 // idp is Keystage's identity provider and an organization's OIDC issuer on one HTTPS
-// server, as the real server serves them.
+// server, with a stand-in for a job's OIDC endpoint at /job/oidctoken.
 type idp struct {
-	srv    *httptest.Server
-	svc    *identity.Service
+	*oidctest.World
 	issuer *oidc.Issuer
 	tenant string
-	// oidcHandler, when set, answers the job OIDC endpoint (/job/oidctoken).
+	svc    *identity.Service
+
 	mu          sync.Mutex
 	oidcHandler http.HandlerFunc
 }
 
 func newIDP(t testing.TB) *idp {
 	t.Helper()
-	st := identitytest.Open(t, "sqlite")
-	p := &idp{}
-	mux := http.NewServeMux()
-	p.srv = httptest.NewUnstartedServer(mux)
-	p.srv.StartTLS()
-	t.Cleanup(p.srv.Close)
-	pool := p.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	svc, err := identity.New(st, st, identity.Config{
-		Authority: p.srv.URL,
-		Resources: []string{vaultResource, armResource},
-		Federation: federation.Config{
-			TrustedIssuerPrefixes: []string{p.srv.URL},
-			RootCAs:               pool,
-			Timeout:               5 * time.Second,
-		},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := svc.Bootstrap(context.Background(), identity.BootstrapOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.svc, p.tenant = svc, boot.Tenant.ID
-	h, err := idphttp.New(svc, idphttp.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.issuer, err = oidc.New(st, oidc.Config{ServerURL: p.srv.URL}, nil); err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/", h)
-	mux.HandleFunc("GET /_oidc/{org}/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(p.issuer.Discovery(r.PathValue("org")))
-	})
-	mux.HandleFunc("GET /_oidc/{org}/.well-known/jwks", func(w http.ResponseWriter, r *http.Request) {
-		set, _ := p.issuer.JWKS(r.Context(), r.PathValue("org"))
-		_ = json.NewEncoder(w).Encode(set)
-	})
-	mux.HandleFunc("/job/oidctoken", func(w http.ResponseWriter, r *http.Request) {
+	w := oidctest.Start(t)
+	p := &idp{World: w, issuer: w.Issuer, tenant: w.Tenant, svc: w.Identity}
+	w.Mux.HandleFunc("/job/oidctoken", func(rw http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		h := p.oidcHandler
 		p.mu.Unlock()
-		h(w, r)
+		h(rw, r)
 	})
 	return p
 }
 
-func (p *idp) client() *http.Client { return p.srv.Client() }
+func (p *idp) client() *http.Client { return p.Client }
 
-func (p *idp) app(t testing.TB) (identity.Application, string) {
-	t.Helper()
-	app, err := p.svc.CreateApplication(context.Background(), p.tenant, "pipeline")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := p.svc.AddClientSecret(context.Background(), p.tenant, app.AppID, identity.SecretOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return app, s.SecretText
-}
+func (p *idp) app(t testing.TB) (identity.Application, string) { return p.App(t, "pipeline") }
 
 // verify checks that an access token is Keystage's for the app and resource.
 func (p *idp) verify(t testing.TB, tok credential.Token, appID, resource string) {
@@ -122,7 +71,7 @@ func TestServicePrincipal(t *testing.T) {
 	p := newIDP(t)
 	app, secret := p.app(t)
 	cred, err := credential.New(credential.Connection{
-		Scheme: "ServicePrincipal", Authority: p.srv.URL + "/", TenantID: p.tenant, ClientID: app.AppID, Secret: secret,
+		Scheme: "ServicePrincipal", Authority: p.URL + "/", TenantID: p.tenant, ClientID: app.AppID, Secret: secret,
 	}, p.client())
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +85,7 @@ func TestServicePrincipal(t *testing.T) {
 	}
 
 	wrong, _ := credential.New(credential.Connection{
-		Scheme: "serviceprincipal", Authority: p.srv.URL, TenantID: p.tenant, ClientID: app.AppID, Secret: "not-the-secret",
+		Scheme: "serviceprincipal", Authority: p.URL, TenantID: p.tenant, ClientID: app.AppID, Secret: "not-the-secret",
 	}, p.client())
 	_, err = wrong.Token(context.Background(), vaultResource)
 	var ee *credential.EntraError
@@ -153,12 +102,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 	app, _ := p.app(t)
 	ctx := context.Background()
 	subject := oidc.Subject("fabrikam", "web", "conn")
-	_, err := p.svc.CreateFederatedCredential(ctx, p.tenant, app.AppID, identity.FederatedCredential{
-		Name: "pipeline", Issuer: p.issuer.IssuerURL(orgID), Subject: subject, Audiences: []string{oidc.Audience},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p.Federate(t, app.AppID, "pipeline", p.issuer.IssuerURL(orgID), subject)
 	const jobToken = "job-token-value"
 	p.oidcHandler = func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Header.Get("Authorization") != "Bearer "+jobToken ||
@@ -174,12 +118,12 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"oidcToken": tok.Raw})
 	}
-	assertion, err := credential.JobAssertion(p.client(), p.srv.URL+"/job/oidctoken", jobToken, "sc-id")
+	assertion, err := credential.JobAssertion(p.client(), p.URL+"/job/oidctoken", jobToken, "sc-id")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cred, err := credential.New(credential.Connection{
-		Scheme: "WorkloadIdentityFederation", Authority: p.srv.URL, TenantID: p.tenant, ClientID: app.AppID, Assertion: assertion,
+		Scheme: "WorkloadIdentityFederation", Authority: p.URL, TenantID: p.tenant, ClientID: app.AppID, Assertion: assertion,
 	}, p.client())
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +135,8 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 	p.verify(t, tok, app.AppID, vaultResource)
 
 	// A refused OIDC request surfaces the endpoint's message.
-	refused, _ := credential.JobAssertion(p.client(), p.srv.URL+"/job/oidctoken", "other", "sc-id")
-	cred, _ = credential.New(credential.Connection{Scheme: "WorkloadIdentityFederation", Authority: p.srv.URL, TenantID: p.tenant, ClientID: app.AppID, Assertion: refused}, p.client())
+	refused, _ := credential.JobAssertion(p.client(), p.URL+"/job/oidctoken", "other", "sc-id")
+	cred, _ = credential.New(credential.Connection{Scheme: "WorkloadIdentityFederation", Authority: p.URL, TenantID: p.tenant, ClientID: app.AppID, Assertion: refused}, p.client())
 	_, err = cred.Token(ctx, vaultResource)
 	var oe *credential.OIDCError
 	if !errors.As(err, &oe) || oe.StatusCode != 403 || !strings.Contains(oe.Message, "not authorized") {
@@ -204,7 +148,7 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 	_, _ = p.svc.CreateFederatedCredential(ctx, p.tenant, other.AppID, identity.FederatedCredential{
 		Name: "old", Issuer: p.issuer.IssuerURL(orgID), Subject: oidc.Subject("fabrikam", "web", "renamed"), Audiences: []string{oidc.Audience},
 	})
-	cred, _ = credential.New(credential.Connection{Scheme: "WorkloadIdentityFederation", Authority: p.srv.URL, TenantID: p.tenant, ClientID: other.AppID, Assertion: assertion}, p.client())
+	cred, _ = credential.New(credential.Connection{Scheme: "WorkloadIdentityFederation", Authority: p.URL, TenantID: p.tenant, ClientID: other.AppID, Assertion: assertion}, p.client())
 	_, err = cred.Token(ctx, vaultResource)
 	var ee *credential.EntraError
 	if !errors.As(err, &ee) || ee.AADSTS != identity.AADSTSFederatedSubjectMismatch {
@@ -215,16 +159,13 @@ func TestWorkloadIdentityFederation(t *testing.T) {
 func TestManagedIdentity(t *testing.T) {
 	p := newIDP(t)
 	ctx := context.Background()
-	mi, err := p.svc.CreateManagedIdentity(ctx, p.tenant, "/subscriptions/9b0f2a34-8f5e-4d3c-9a1b-2c3d4e5f6a7b/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pipeline")
-	if err != nil {
-		t.Fatal(err)
-	}
+	mi := p.ManagedIdentity(t, "pipeline")
 	hdr, err := p.svc.CreateIdentityEndpointCredential(ctx, []identity.IdentityRef{{TenantID: p.tenant, ClientID: mi.ClientID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cred, err := credential.New(credential.Connection{
-		Scheme: "ManagedServiceIdentity", ClientID: mi.ClientID, IdentityEndpoint: p.srv.URL + "/msi/token", IdentityHeader: hdr.Header,
+		Scheme: "ManagedServiceIdentity", ClientID: mi.ClientID, IdentityEndpoint: p.URL + "/msi/token", IdentityHeader: hdr.Header,
 	}, p.client())
 	if err != nil {
 		t.Fatal(err)
@@ -235,7 +176,7 @@ func TestManagedIdentity(t *testing.T) {
 	}
 	p.verify(t, tok, mi.ClientID, vaultResource)
 
-	bad, _ := credential.New(credential.Connection{Scheme: "ManagedServiceIdentity", ClientID: mi.ClientID, IdentityEndpoint: p.srv.URL + "/msi/token", IdentityHeader: "x.y"}, p.client())
+	bad, _ := credential.New(credential.Connection{Scheme: "ManagedServiceIdentity", ClientID: mi.ClientID, IdentityEndpoint: p.URL + "/msi/token", IdentityHeader: "x.y"}, p.client())
 	_, err = bad.Token(ctx, vaultResource)
 	var me *credential.ManagedIdentityError
 	if !errors.As(err, &me) || me.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(err.Error(), "Could not fetch access token for Managed Service Principal. Status code: 401") {

@@ -2,32 +2,26 @@ package task_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/devops/oidc"
+	"github.com/keystage/keystage/internal/devops/oidc/oidctest"
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity"
-	"github.com/keystage/keystage/internal/identity/federation"
-	"github.com/keystage/keystage/internal/identity/identitytest"
-	"github.com/keystage/keystage/internal/identity/idphttp"
 	"github.com/keystage/keystage/internal/identity/token"
 	"github.com/keystage/keystage/internal/keyvault"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/pipeline/job"
-	"github.com/keystage/keystage/internal/pki"
 )
 
 const (
@@ -36,15 +30,14 @@ const (
 	kvPlanID    = "b7bbd0ba-8c7f-4c5a-9e84-d56fb52cf1b1"
 	kvJobID     = "0d8ec07e-1f5a-44e5-a3b8-4f1e5e6e9a17"
 	kvJobToken  = "job-access-token-of-this-job-not-52-characters-long-at-all"
-	vaultSuffix = "vault.localhost"
 )
 
 // kvWorld is an identity provider, a Key Vault data plane and an organization's OIDC
 // endpoint on one HTTPS server, with vault host names {name}.vault.localhost:{port}.
 type kvWorld struct {
+	*oidctest.World
 	t       testing.TB
-	srv     *httptest.Server
-	url     string // https://localhost:{port}
+	url     string
 	port    int
 	client  *http.Client
 	idp     *identity.Service
@@ -55,62 +48,23 @@ type kvWorld struct {
 	oidcSvc *oidc.Service
 	conns   *fakeConnections
 
-	// Requests counts vault requests by path (for retry and paging tests).
+	// requests counts vault requests by path (for retry and paging tests).
 	mu       sync.Mutex
 	requests map[string]int
-	// failNext makes the next n vault requests answer status.
+	// failNext makes the next n vault requests answer failStatus.
 	failNext   int
 	failStatus int
 }
 
 func newKVWorld(t testing.TB) *kvWorld {
 	t.Helper()
-	ctx := context.Background()
-	st := identitytest.Open(t, "sqlite")
-	w := &kvWorld{t: t, requests: map[string]int{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.port = ln.Addr().(*net.TCPAddr).Port
-	w.url = "https://localhost:" + strconv.Itoa(w.port)
-	ca, err := pki.LoadOrCreate(ctx, st, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := ca.ServerCertificate(ctx, st, []string{"localhost", "127.0.0.1", vaultSuffix, "*." + vaultSuffix}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resource := kvhttp.ChallengeResource(vaultSuffix, w.port)
-	w.idp, err = identity.New(st, st, identity.Config{
-		Authority: w.url,
-		Resources: []string{kvhttp.AzureResource, resource, "https://management.azure.com/"},
-		Federation: federation.Config{
-			TrustedIssuerPrefixes: []string{w.url},
-			RootCAs:               ca.Pool(),
-			Timeout:               5 * time.Second,
-		},
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	boot, err := w.idp.Bootstrap(ctx, identity.BootstrapOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.tenant = boot.Tenant.ID
-	idpHandler, err := idphttp.New(w.idp, idphttp.Config{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.kv = keyvault.New(st, nil, keyvault.Config{CacheEntries: -1})
+	ow := oidctest.Start(t)
+	w := &kvWorld{World: ow, t: t, url: ow.URL, port: ow.Port, client: ow.Client, idp: ow.Identity, tenant: ow.Tenant,
+		issuer: ow.Issuer, requests: map[string]int{}}
+	w.kv = keyvault.New(ow.Store, nil, keyvault.Config{CacheEntries: -1})
 	w.dir = &vaultDirectory{vaults: map[string]kvhttp.Vault{}, grants: map[string]map[authz.SecretOperation]bool{}}
-	kvHandler, err := kvhttp.New(w.kv, nil, w.dir, w.idp.Verifier(), kvhttp.Config{Authority: w.url, Resource: resource})
+	kvHandler, err := kvhttp.New(w.kv, nil, w.dir, w.idp.Verifier(), kvhttp.Config{Authority: w.url, Resource: ow.ChallengeResource})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if w.issuer, err = oidc.New(st, oidc.Config{ServerURL: w.url}, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.conns = &fakeConnections{conns: map[string]oidc.Connection{}, authorized: map[string]bool{}}
@@ -118,52 +72,29 @@ func newKVWorld(t testing.TB) *kvWorld {
 	if w.oidcSvc, err = oidc.NewService(w.issuer, jobs, w.conns, nil); err != nil {
 		t.Fatal(err)
 	}
-
-	mux := http.NewServeMux()
-	mux.Handle("/", idpHandler)
-	mux.HandleFunc("GET /_oidc/{org}/.well-known/openid-configuration", func(rw http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(rw).Encode(w.issuer.Discovery(r.PathValue("org")))
-	})
-	mux.HandleFunc("GET /_oidc/{org}/.well-known/jwks", func(rw http.ResponseWriter, r *http.Request) {
-		set, _ := w.issuer.JWKS(r.Context(), r.PathValue("org"))
-		_ = json.NewEncoder(rw).Encode(set)
-	})
-	mux.HandleFunc("POST /fabrikam/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken", w.oidcToken)
-	w.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	ow.Mux.HandleFunc("POST /fabrikam/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken", w.oidcToken)
+	ow.Handler = func(rw http.ResponseWriter, r *http.Request) bool {
 		host, _, _ := net.SplitHostPort(r.Host)
-		if strings.HasSuffix(host, "."+vaultSuffix) {
-			w.mu.Lock()
-			w.requests[r.URL.Path]++
-			fail := w.failNext > 0
-			if fail {
-				w.failNext--
-			}
-			status := w.failStatus
-			w.mu.Unlock()
-			if fail {
-				rw.Header().Set("Content-Type", "application/json")
-				rw.WriteHeader(status)
-				_, _ = fmt.Fprintf(rw, `{"error":{"code":"Throttled","message":"injected %d"}}`, status)
-				return
-			}
-			kvHandler.ServeHTTP(rw, r)
-			return
+		if !strings.HasSuffix(host, "."+oidctest.VaultSuffix) {
+			return false
 		}
-		mux.ServeHTTP(rw, r)
-	}))
-	w.srv.Listener.Close()
-	w.srv.Listener = ln
-	w.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	w.srv.StartTLS()
-	t.Cleanup(w.srv.Close)
-	addr := ln.Addr().String()
-	w.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: ca.Pool()},
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
-	}}
+		w.mu.Lock()
+		w.requests[r.URL.Path]++
+		fail := w.failNext > 0
+		if fail {
+			w.failNext--
+		}
+		status := w.failStatus
+		w.mu.Unlock()
+		if fail {
+			rw.Header().Set("Content-Type", "application/json")
+			rw.WriteHeader(status)
+			_, _ = fmt.Fprintf(rw, `{"error":{"code":"Throttled","message":"injected %d"}}`, status)
+			return true
+		}
+		kvHandler.ServeHTTP(rw, r)
+		return true
+	}
 	return w
 }
 
@@ -220,16 +151,8 @@ func (w *kvWorld) setSecret(vault, name, value string, p keyvault.SetParams) {
 // principal's object id (the oid of its tokens) and the secret.
 func (w *kvWorld) spApp(name string) (string, string, string) {
 	w.t.Helper()
-	ctx := context.Background()
-	app, err := w.idp.CreateApplication(ctx, w.tenant, name)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	s, err := w.idp.AddClientSecret(ctx, w.tenant, app.AppID, identity.SecretOptions{})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return app.AppID, app.ServicePrincipalID, s.SecretText
+	app, secret := w.App(w.t, name)
+	return app.AppID, app.ServicePrincipalID, secret
 }
 
 // endpoint returns an AzureRM endpoint of scheme for the world's vault suffix.
@@ -243,8 +166,8 @@ func (w *kvWorld) endpoint(id, scheme string, params map[string]string) job.Endp
 		Data: map[string]string{
 			"subscriptionId":                         "9b0f2a34-8f5e-4d3c-9a1b-2c3d4e5f6a7b",
 			"environmentAuthorityUrl":                w.url + "/",
-			"AzureKeyVaultDnsSuffix":                 vaultSuffix + ":" + strconv.Itoa(w.port),
-			"AzureKeyVaultServiceEndpointResourceId": kvhttp.ChallengeResource(vaultSuffix, w.port),
+			"AzureKeyVaultDnsSuffix":                 oidctest.VaultSuffix + ":" + strconv.Itoa(w.port),
+			"AzureKeyVaultServiceEndpointResourceId": w.ChallengeResource,
 		},
 	}
 }

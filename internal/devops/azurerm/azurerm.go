@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keystage/keystage/internal/devops"
@@ -72,6 +73,9 @@ type Service struct {
 	cfg    Config
 	server string // ServerURL without a trailing slash
 	log    *slog.Logger
+
+	// headerMu serializes the creation of identity-endpoint credentials in this process.
+	headerMu sync.Mutex
 }
 
 // New returns a Service. st must seal values at rest (the barrier): it keeps the
