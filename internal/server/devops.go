@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/keystage/keystage/internal/devops"
@@ -17,7 +18,9 @@ const devopsResource = devopshttp.AzureDevOpsResource
 // principal) is the Keystage administrator, who creates organizations. Organization names
 // may not be a first path segment the router reserves, nor start with "_" (server-level
 // DevOps paths such as /_apis/organizations and /_oidc/{orgId}).
-func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef, rt *router) (*devops.Service, *devopshttp.Handler, error) {
+// The domain service is the handler's Service(); other areas (runs, OIDC tokens) register
+// on the handler.
+func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef, rt *router) (*devopshttp.Handler, error) {
 	svc, err := devops.New(s.store, s.store, devops.Config{
 		ServerURL:      s.url,
 		Administrators: []devops.PrincipalRef{admin},
@@ -28,12 +31,12 @@ func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef,
 		Now: s.now,
 	}, s.log.With("api", "devops"))
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	h := devopshttp.New(svc, devopshttp.Config{
 		Tokens:    verifier,
 		Audiences: []string{devopsResource, s.url, s.url + "/"},
 		Logger:    s.log.With("api", "devops"),
 	})
-	return svc, h, nil
+	return h, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/keystage/keystage/internal/arm/armhttp"
+	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/graph"
 	"github.com/keystage/keystage/internal/identity/idphttp"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
@@ -78,6 +79,11 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 			"keystage":      auditAPI, // kvhttp.AuditPath
 		},
 	}
+	devopsAPI, err := s.openDevOps(s.svc.identity.Verifier(), devops.PrincipalRef{TenantID: s.svc.tenantID, ObjectID: s.svc.adminObjectID}, rt)
+	if err != nil {
+		return nil, err
+	}
+	rt.org = s.instrument("devops", devopsAPI)
 	return rt, nil
 }
 

@@ -56,6 +56,7 @@ func (s *Server) openServices(ctx context.Context) (*services, error) {
 	roots.AppendCertsFromPEM(s.ca.CertPEM())
 	resources := append([]string{sv.vaultResource, kvhttp.AzureResource}, sv.mgmtAudiences...)
 	resources = append(resources, graph.Audiences...)
+	resources = append(resources, devopsResource)
 	sv.identity, err = identity.New(s.store, s.store, identity.Config{
 		Authority: s.url,
 		Resources: resources,
