@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity/token"
@@ -77,16 +78,18 @@ func (h *Handler) challenge(w http.ResponseWriter, c *call, v *Vault, err error)
 	h.fail(w, c, err)
 }
 
-// Shared header values: assigned, never modified.
+// Shared header values: assigned, never modified. Key Vault also sends Pragma, Expires and
+// its service version; no client reads them, and a response with more than eight headers
+// costs a map growth and a larger copy on the hot path, so Keystage leaves them out.
 var (
-	hdrJSON      = []string{"application/json; charset=utf-8"}
-	hdrNoCache   = []string{"no-cache"}
-	hdrNosniff   = []string{"nosniff"}
-	hdrHSTS      = []string{"max-age=31536000;includeSubDomains"}
-	hdrExpires   = []string{"-1"}
-	hdrKeystage  = []string{"keystage"}
-	errorsLogged = map[fault.Kind]bool{fault.Internal: true, fault.Unavailable: true}
+	hdrJSON    = []string{"application/json; charset=utf-8"}
+	hdrNoCache = []string{"no-cache"}
+	hdrNosniff = []string{"nosniff"}
+	hdrHSTS    = []string{"max-age=31536000;includeSubDomains"}
 )
+
+// bufPool holds response buffers: a get's body is built, written and the buffer reused.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // fail renders err as Key Vault's error body: {"error":{"code","message","innererror"}}.
 // Unclassified errors become a 500 whose cause is logged, never sent.
@@ -95,7 +98,7 @@ func (h *Handler) fail(w http.ResponseWriter, c *call, err error) {
 	if isCanceled(err) {
 		fe = errUnavailable().Wrap(err)
 	}
-	if errorsLogged[fe.Kind] {
+	if fe.Kind == fault.Internal || fe.Kind == fault.Unavailable {
 		h.log.Error("kvhttp: request failed", "vault", c.vault, "operation", auditName(c.route.op), "err", err)
 	}
 	body := wireError{Error: wireErrorBody{Code: fe.Code, Message: fe.Message}}
@@ -113,13 +116,29 @@ func (h *Handler) fail(w http.ResponseWriter, c *call, err error) {
 	h.writeJSON(w, c, status, body)
 }
 
-// writeJSON writes v as the response body with Key Vault's response headers.
+// writeJSON writes v as the response body with Key Vault's response headers. Bundles and
+// lists are encoded by hand (encode.go); the rest by encoding/json.
 func (h *Handler) writeJSON(w http.ResponseWriter, c *call, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil { // cannot happen for the wire types
-		h.log.Error("kvhttp: encode response", "err", err)
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalError","message":"The server encountered an internal error."}}`)
+	bp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			bufPool.Put(bp)
+		}
+	}()
+	var b []byte
+	switch v := v.(type) {
+	case wireBundle:
+		b = appendBundle((*bp)[:0], &v)
+	case wireList:
+		b = appendList((*bp)[:0], &v)
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil { // cannot happen for the wire types
+			h.log.Error("kvhttp: encode response", "err", err)
+			status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalError","message":"The server encountered an internal error."}}`)
+		}
 	}
+	*bp = b
 	h.writeRaw(w, c, status, b)
 }
 
@@ -127,11 +146,8 @@ func (h *Handler) writeRaw(w http.ResponseWriter, c *call, status int, body []by
 	hd := w.Header()
 	hd["Content-Type"] = hdrJSON
 	hd["Cache-Control"] = hdrNoCache
-	hd["Pragma"] = hdrNoCache
-	hd["Expires"] = hdrExpires
 	hd["X-Content-Type-Options"] = hdrNosniff
 	hd["Strict-Transport-Security"] = hdrHSTS
-	hd["X-Ms-Keyvault-Service-Version"] = hdrKeystage
 	hd["Content-Length"] = []string{strconv.Itoa(len(body))}
 	c.status = status
 	w.WriteHeader(status)
