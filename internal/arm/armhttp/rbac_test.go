@@ -243,3 +243,35 @@ func TestRBACDataActions(t *testing.T) {
 		}
 	})
 }
+
+// TestRoleAssignmentConditions gives a principal User Access Administrator under an ABAC
+// condition that only allows assigning Key Vault Secrets User, then checks what it can
+// assign; a malformed condition is refused when the assignment is written.
+func TestRoleAssignmentConditions(t *testing.T) {
+	forEachEnv(t, func(t *testing.T, e *sdkEnv) {
+		w := newRBACWorld(t, e)
+		ctx := context.Background()
+		cred, id := e.NewPrincipal(t)
+		condition := "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR " +
+			"(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {" + authz.KeyVaultSecretsUserRoleID + "}))"
+		ac := newAssignmentsClient(t, e, nil)
+		_, err := ac.Create(ctx, w.rg, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			PrincipalID: ptr(id), RoleDefinitionID: ptr(w.sub + "/providers/Microsoft.Authorization/roleDefinitions/" + authz.UserAccessAdministratorRoleID),
+			Condition: ptr(condition), ConditionVersion: ptr("2.0"),
+		}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.assignAs(t, cred, authz.KeyVaultSecretsUserRoleID, w.vault); err != nil {
+			t.Fatalf("assigning the allowed role: %v", err)
+		}
+		err = w.assignAs(t, cred, authz.ReaderRoleID, w.vault)
+		wantError(t, err, http.StatusForbidden, "AuthorizationFailed")
+
+		_, err = ac.Create(ctx, w.rg, uuid.NewString(), armauthorization.RoleAssignmentCreateParameters{Properties: &armauthorization.RoleAssignmentProperties{
+			PrincipalID: ptr(id), RoleDefinitionID: ptr(w.sub + "/providers/Microsoft.Authorization/roleDefinitions/" + authz.ReaderRoleID),
+			Condition: ptr("((("), ConditionVersion: ptr("2.0"),
+		}}, nil)
+		wantError(t, err, http.StatusBadRequest, "InvalidCondition")
+	})
+}
