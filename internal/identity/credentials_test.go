@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,5 +129,52 @@ func TestClientSecretRules(t *testing.T) {
 	}
 	if _, err := e.svc.AddClientSecret(ctx, e.tenant.ID, "00000000-0000-4000-8000-000000000000", identity.SecretOptions{}); !errors.Is(err, identity.ErrNotFound) {
 		t.Errorf("unknown app: %v", err)
+	}
+}
+
+// countingMAC counts MAC computations.
+type countingMAC struct {
+	inner identity.MAC
+	n     atomic.Int64
+}
+
+func (c *countingMAC) MAC(purpose string, msg []byte) []byte {
+	c.n.Add(1)
+	return c.inner.MAC(purpose, msg)
+}
+
+// TestSecretCheckShape pins the shape of the constant-time check: one MAC per attempt,
+// whichever of the application's secrets matches (or none), and every stored MAC compared
+// (hmac.Equal) with no early exit — timing says nothing about which secret matched.
+func TestSecretCheckShape(t *testing.T) {
+	st := identitytest.Open(t, "sqlite")
+	mac := &countingMAC{inner: st}
+	svc, err := identity.New(st, mac, identity.Config{Authority: authority, Resources: resources}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	boot, err := svc.Bootstrap(ctx, identity.BootstrapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, _ := svc.CreateApplication(ctx, boot.Tenant.ID, "app")
+	var secrets []string
+	for range 5 {
+		s, err := svc.AddClientSecret(ctx, boot.Tenant.ID, app.AppID, identity.SecretOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, s.SecretText)
+	}
+	for i, secret := range append(secrets, "wrong") {
+		before := mac.n.Load()
+		_, err := svc.ClientCredentials(ctx, identity.ClientCredentialsRequest{Tenant: boot.Tenant.ID, ClientID: app.AppID, ClientSecret: secret, Scope: vaultRes + "/.default"})
+		if (i < len(secrets)) != (err == nil) {
+			t.Fatalf("secret %d: %v", i, err)
+		}
+		if n := mac.n.Load() - before; n != 1 {
+			t.Errorf("secret %d: %d MAC computations, want 1", i, n)
+		}
 	}
 }
