@@ -282,6 +282,9 @@ func TestCachedTokensAreRechecked(t *testing.T) {
 	if _, err := f.verifier.Verify(ctx, tok.Raw, Expect{Audiences: []string{"https://management.azure.com/"}}); !errors.Is(err, ErrAudience) {
 		t.Errorf("cached token, other audience: %v, want ErrAudience", err)
 	}
+	if _, err := f.verifier.Verify(ctx, tok.Raw, Expect{Audiences: []string{vaultAud}, TenantID: strings.ToUpper(tenantA)}); err != nil {
+		t.Errorf("cached token, tenant in upper case: %v", err)
+	}
 	if _, err := f.verifier.Verify(ctx, tok.Raw, Expect{Audiences: []string{vaultAud}, TenantID: tenantB}); !errors.Is(err, ErrIssuer) {
 		t.Errorf("cached token, other tenant: %v, want ErrIssuer", err)
 	}

@@ -117,7 +117,8 @@ type Expect struct {
 	// Audiences are the accepted aud values, compared exactly (a trailing slash
 	// matters). At least one is required.
 	Audiences []string
-	// TenantID, when set, is the only tenant whose tokens are accepted (a vault's tenant).
+	// TenantID, when set, is the only tenant whose tokens are accepted (a vault's tenant);
+	// GUIDs compare case-insensitively.
 	TenantID string
 }
 
@@ -204,8 +205,8 @@ func (v *Verifier) check(c *Claims, want Expect) error {
 	if !slices.Contains(want.Audiences, c.Audience) {
 		return &Error{Err: ErrAudience, Found: c.Audience, Expected: want.Audiences}
 	}
-	if want.TenantID != "" && c.TenantID != want.TenantID {
-		return &Error{Err: ErrIssuer, Found: c.Issuer, Expected: []string{IssuerURL(v.authority, want.TenantID)}}
+	if want.TenantID != "" && c.TenantID != strings.ToLower(want.TenantID) {
+		return &Error{Err: ErrIssuer, Found: c.Issuer, Expected: []string{IssuerURL(v.authority, strings.ToLower(want.TenantID))}}
 	}
 	return nil
 }
