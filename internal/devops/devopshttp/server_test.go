@@ -155,7 +155,7 @@ func TestServerGoClient(t *testing.T) {
 
 		// §8.2: OPTIONS lint.
 		var locs struct {
-			Count int                  `json:"count"`
+			Count int                   `json:"count"`
 			Value []devopshttp.Location `json:"value"`
 		}
 		s.do("OPTIONS", "/fabrikam/_apis", basicAuth(pat.PatToken.Token), nil, 200, &locs)
