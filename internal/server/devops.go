@@ -28,7 +28,8 @@ func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef,
 			_, reserved := rt.segments[strings.ToLower(name)]
 			return reserved
 		},
-		Now: s.now,
+		VMImagePools: s.cfg.VMImagePools,
+		Now:          s.now,
 	}, s.log.With("api", "devops"))
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -72,6 +72,10 @@ type Config struct {
 	// IssuerRoots, when set, replaces the system roots for verifying external OIDC issuers'
 	// TLS certificates (Keystage's CA is always added).
 	IssuerRoots *x509.CertPool
+	// VMImagePools maps Azure Pipelines vmImage names (case-insensitive, e.g.
+	// "windows-latest") to agent pool names; images not listed run in the hosted pool
+	// ("Azure Pipelines") of their organization.
+	VMImagePools map[string]string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
