@@ -56,12 +56,14 @@ type Audit struct {
 	kick      chan struct{}
 	flushMu   sync.Mutex // serializes flushes
 	mu        sync.Mutex
-	buf       []Event
+	chunks    [][]Event // recorded, not yet stored; each of capacity auditChunk
+	pending   int       // events in chunks
 	seq       uint64
 	lastSweep time.Time
 }
 
 const (
+	auditChunk     = 1024    // events per buffer chunk and at most per stored batch
 	auditFlushAt   = 4096    // events that trigger an early flush
 	auditHardLimit = 1 << 18 // events in memory that make Record flush itself
 	maxAuditTop    = 1000
@@ -88,8 +90,14 @@ func NewAudit(store storage.Backend, cfg AuditConfig) *Audit {
 // events are already waiting (storage is down or far behind).
 func (a *Audit) Record(e Event) {
 	a.mu.Lock()
-	a.buf = append(a.buf, e)
-	n := len(a.buf)
+	// Fixed-size chunks: recording never copies earlier events to grow a buffer.
+	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1]) == auditChunk {
+		a.chunks = append(a.chunks, make([]Event, 0, auditChunk))
+	}
+	last := &a.chunks[len(a.chunks)-1]
+	*last = append(*last, e)
+	a.pending++
+	n := a.pending
 	a.mu.Unlock()
 	switch {
 	case n >= auditHardLimit:
@@ -136,37 +144,63 @@ func (a *Audit) Flush(ctx context.Context) error {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	a.mu.Lock()
-	events := a.buf
-	a.buf = make([]Event, 0, max(len(events), 256)) // about what the next interval brings
+	chunks := a.chunks
+	a.chunks, a.pending = nil, 0
 	a.mu.Unlock()
-	if len(events) == 0 {
+	if len(chunks) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(events, func(x, y Event) int { return x.Time.Compare(y.Time) })
-	byVault := map[string][]Event{}
-	for _, e := range events {
-		byVault[e.Vault] = append(byVault[e.Vault], e)
+	// Each chunk becomes one stored batch per vault in it, events in time order (they are
+	// recorded nearly in order, so sorting is cheap).
+	type batch struct {
+		vault string
+		evs   []Event
+	}
+	var batches []batch
+	for _, ch := range chunks {
+		slices.SortStableFunc(ch, func(x, y Event) int { return x.Time.Compare(y.Time) })
+		single := true
+		for i := range ch {
+			if ch[i].Vault != ch[0].Vault {
+				single = false
+				break
+			}
+		}
+		if single {
+			batches = append(batches, batch{ch[0].Vault, ch})
+			continue
+		}
+		byVault := map[string][]Event{}
+		for _, e := range ch {
+			byVault[e.Vault] = append(byVault[e.Vault], e)
+		}
+		for v, evs := range byVault {
+			batches = append(batches, batch{v, evs})
+		}
+	}
+	raws := make([][]byte, len(batches))
+	for i, b := range batches {
+		raw, err := json.Marshal(b.evs)
+		if err != nil {
+			return fmt.Errorf("keyvault: audit flush: %w", err)
+		}
+		raws[i] = raw
 	}
 	err := a.store.Update(ctx, func(tx storage.Store) error {
-		for vault, evs := range byVault {
-			for len(evs) > 0 {
-				n := min(len(evs), auditFlushAt)
-				raw, err := json.Marshal(evs[:n])
-				if err != nil {
-					return err
-				}
-				a.seq++
-				if err := tx.Put(ctx, auditKey(vault, evs[n-1].Time, a.seq), raw); err != nil {
-					return err
-				}
-				evs = evs[n:]
+		for i, b := range batches {
+			a.seq++
+			if err := tx.Put(ctx, auditKey(b.vault, b.evs[len(b.evs)-1].Time, a.seq), raws[i]); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		a.mu.Lock()
-		a.buf = append(events, a.buf...)
+		a.chunks = append(chunks, a.chunks...)
+		for _, ch := range chunks {
+			a.pending += len(ch)
+		}
 		a.mu.Unlock()
 		return fmt.Errorf("keyvault: audit flush: %w", err)
 	}
