@@ -37,6 +37,7 @@ type cachedVault struct {
 // rbacSnapshot is every role assignment and custom role, indexed for checks.
 type rbacSnapshot struct {
 	assignments map[string]*RoleAssignment    // lower-case name (GUID) -> record
+	compiled    map[string]authz.Assignment   // lower-case name -> compiled assignment (valid ones)
 	byPrincipal map[string][]authz.Assignment // lower-case principal id -> compiled assignments
 	custom      map[string]*CustomRole        // lower-case GUID -> custom role
 	roles       *authz.RoleSet                // built-in and custom roles
@@ -122,7 +123,7 @@ func loadCache(ctx context.Context, store storage.Store) (*cache, error) {
 	c := &cache{}
 	c.vaults.Store(&map[string]*cachedVault{})
 	c.subs.Store(&map[string]Subscription{})
-	c.rbac.Store(&rbacSnapshot{assignments: map[string]*RoleAssignment{}, custom: map[string]*CustomRole{}})
+	c.rbac.Store(&rbacSnapshot{assignments: map[string]*RoleAssignment{}, compiled: map[string]authz.Assignment{}, custom: map[string]*CustomRole{}})
 	c.apply(ch)
 	return c, nil
 }
@@ -199,52 +200,61 @@ func newCachedVault(v *Vault) *cachedVault {
 	return cv
 }
 
-// with returns a new snapshot with ch applied.
+// with returns a new snapshot with ch applied. Only changed assignments are compiled, and
+// the role set is rebuilt only when custom roles change, so a write costs a map copy.
 func (r *rbacSnapshot) with(ch *changes) *rbacSnapshot {
 	next := &rbacSnapshot{
 		assignments: make(map[string]*RoleAssignment, len(r.assignments)+len(ch.assignments)),
-		custom:      make(map[string]*CustomRole, len(r.custom)+len(ch.roles)),
+		compiled:    make(map[string]authz.Assignment, len(r.compiled)+len(ch.assignments)),
+		custom:      r.custom,
+		roles:       r.roles,
 	}
 	for k, v := range r.assignments {
 		next.assignments[k] = v
 	}
+	for k, v := range r.compiled {
+		next.compiled[k] = v
+	}
 	for k, v := range ch.assignments {
+		delete(next.compiled, k)
 		if v == nil {
 			delete(next.assignments, k)
-		} else {
-			next.assignments[k] = v
+			continue
+		}
+		next.assignments[k] = v
+		if a, err := v.compile(); err == nil {
+			next.compiled[k] = a // a stored assignment that no longer compiles grants nothing
 		}
 	}
-	for k, v := range r.custom {
-		next.custom[k] = v
-	}
-	for k, v := range ch.roles {
-		if v == nil {
-			delete(next.custom, k)
-		} else {
-			next.custom[k] = v
-		}
-	}
-	next.byPrincipal = make(map[string][]authz.Assignment)
-	for _, ra := range next.assignments {
-		a, err := ra.compile()
-		if err != nil {
-			continue // stored assignments were validated on write; a bad one grants nothing
-		}
-		k := strings.ToLower(ra.PrincipalID)
+	next.byPrincipal = make(map[string][]authz.Assignment, len(next.compiled))
+	for _, a := range next.compiled {
+		k := strings.ToLower(a.PrincipalID)
 		next.byPrincipal[k] = append(next.byPrincipal[k], a)
 	}
-	defs := authz.BuiltinRoles()
-	for _, cr := range next.custom {
-		defs = append(defs, cr.Definition)
+	if len(ch.roles) > 0 || next.roles == nil {
+		next.custom = make(map[string]*CustomRole, len(r.custom)+len(ch.roles))
+		for k, v := range r.custom {
+			next.custom[k] = v
+		}
+		for k, v := range ch.roles {
+			if v == nil {
+				delete(next.custom, k)
+			} else {
+				next.custom[k] = v
+			}
+		}
+		defs := authz.BuiltinRoles()
+		for _, cr := range next.custom {
+			defs = append(defs, cr.Definition)
+		}
+		roles, err := authz.NewRoleSet(defs...)
+		if err != nil {
+			// Custom roles are validated against the built-ins and each other on write, so this
+			// cannot happen; fall back to the built-ins rather than to no roles at all.
+			roles, _ = authz.NewRoleSet(authz.BuiltinRoles()...)
+		}
+		next.roles = roles
 	}
-	roles, err := authz.NewRoleSet(defs...)
-	if err != nil {
-		// Custom roles are validated against the built-ins and each other on write, so this
-		// cannot happen; fall back to the built-ins rather than to no roles at all.
-		roles, _ = authz.NewRoleSet(authz.BuiltinRoles()...)
-	}
-	next.roles = roles
 	return next
 }
 

@@ -21,6 +21,10 @@ const (
 	actionRoleAssignmentDelete = "Microsoft.Authorization/roleAssignments/delete"
 )
 
+// DefaultMaxRoleAssignments is Azure's limit on role assignments in one subscription;
+// Keystage applies it per subscription and to the scopes above subscriptions taken together.
+const DefaultMaxRoleAssignments = 4000
+
 // RoleAssignment grants a principal a role at a scope.
 type RoleAssignment struct {
 	Name             string        `json:"name"`             // a GUID, unique in the instance
@@ -178,10 +182,18 @@ func (s *Service) PutRoleAssignment(ctx context.Context, c Caller, scope, name s
 			ra.CreatedOn, ra.CreatedBy, ra.Scope = old.CreatedOn, old.CreatedBy, old.Scope
 			created = false
 		case errors.Is(err, storage.ErrNotFound):
+			inSub := 0
 			for _, other := range s.cache.rbac.Load().assignments {
 				if other.PrincipalID == ra.PrincipalID && other.RoleDefinitionID == ra.RoleDefinitionID && strings.EqualFold(other.Scope, ra.Scope) {
 					return fault.New(fault.Conflict, "RoleAssignmentExists", "The role assignment already exists. The ID of the existing role assignment is %s.", other.Name)
 				}
+				if osc, err := authz.ParseScope(other.Scope); err == nil && strings.EqualFold(osc.SubscriptionID(), sc.SubscriptionID()) {
+					inSub++
+				}
+			}
+			if inSub >= s.cfg.MaxRoleAssignments {
+				return fault.New(fault.BadRequest, "RoleAssignmentLimitExceeded",
+					"No more role assignments can be created: the limit of %d role assignments per subscription (or at the root) is reached.", s.cfg.MaxRoleAssignments)
 			}
 			created = true
 		default:

@@ -18,6 +18,9 @@ const (
 	actionRoleDefinitionDelete = "Microsoft.Authorization/roleDefinitions/delete"
 )
 
+// MaxCustomRolesPerTenant is Azure's limit on custom roles in one tenant.
+const MaxCustomRolesPerTenant = 5000
+
 // CustomRole is a stored custom role definition.
 type CustomRole struct {
 	Definition authz.RoleDefinition `json:"definition"`
@@ -166,6 +169,17 @@ func (s *Service) PutRoleDefinition(ctx context.Context, c Caller, scope, id str
 		}
 		var old CustomRole
 		err := storage.GetJSON(ctx, tx, roleDefinitionKey(id), &old)
+		if errors.Is(err, storage.ErrNotFound) {
+			n := 0
+			for _, cr := range snap.custom {
+				if strings.EqualFold(cr.TenantID, c.TenantID) {
+					n++
+				}
+			}
+			if n >= MaxCustomRolesPerTenant {
+				return fault.New(fault.BadRequest, "RoleDefinitionLimitExceeded", "No more custom roles can be created: the limit of %d per tenant is reached.", MaxCustomRolesPerTenant)
+			}
+		}
 		switch {
 		case err == nil:
 			if !strings.EqualFold(old.TenantID, cr.TenantID) {

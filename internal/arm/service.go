@@ -47,6 +47,9 @@ type Config struct {
 	VaultSuffix string
 	// VaultPort is the HTTPS port of vault URLs; 0 and 443 leave the port out.
 	VaultPort int
+	// MaxRoleAssignments bounds the role assignments of one subscription (and of the scopes
+	// above subscriptions); 0 means DefaultMaxRoleAssignments.
+	MaxRoleAssignments int
 	// VaultData, when set, is told to delete a vault's data when the vault is purged.
 	VaultData VaultData
 	// Logger receives audit and diagnostic logs; nil discards them.
@@ -89,6 +92,9 @@ func New(ctx context.Context, store storage.Backend, dir Directory, cfg Config) 
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxRoleAssignments <= 0 {
+		cfg.MaxRoleAssignments = DefaultMaxRoleAssignments
 	}
 	s := &Service{store: store, dir: dir, cfg: cfg, log: cfg.Logger, now: cfg.Now}
 	c, err := loadCache(ctx, store)

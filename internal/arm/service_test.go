@@ -60,7 +60,7 @@ func (p *purgeLog) PurgeVaultData(_ context.Context, key string) error {
 	return nil
 }
 
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB, configure ...func(*arm.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "arm.db")})
@@ -69,7 +69,11 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e := &env{t: t, store: db, dir: armtest.NewDirectory(), clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, tenant: uuid.NewString(), purged: &purgeLog{}}
-	e.svc, err = arm.New(ctx, db, e.dir, arm.Config{VaultSuffix: "vault.localhost", VaultPort: 8443, Now: e.clock.Now, VaultData: e.purged})
+	cfg := arm.Config{VaultSuffix: "vault.localhost", VaultPort: 8443, Now: e.clock.Now, VaultData: e.purged}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	e.svc, err = arm.New(ctx, db, e.dir, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,4 +510,17 @@ func TestRunPurgesExpiredVaultsUntilCanceled(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestRoleAssignmentLimit(t *testing.T) {
+	e := newEnv(t, func(c *arm.Config) { c.MaxRoleAssignments = 2 })
+	e.group("rg")
+	e.grant(e.principal(arm.PrincipalUser), authz.ReaderRoleID, e.groupScope("rg"))
+	e.grant(e.principal(arm.PrincipalUser), authz.ReaderRoleID, "/subscriptions/"+e.sub)
+	// The administrator's Owner at / counts against the scopes above subscriptions, not
+	// against the subscription.
+	e.grant(e.principal(arm.PrincipalUser), authz.ReaderRoleID, "/")
+	_, _, err := e.svc.PutRoleAssignment(context.Background(), e.admin, e.groupScope("rg"), uuid.NewString(),
+		arm.RoleAssignmentParams{RoleDefinitionID: authz.ReaderRoleID, PrincipalID: e.principal(arm.PrincipalUser).ObjectID})
+	wantCode(t, err, "RoleAssignmentLimitExceeded")
 }
