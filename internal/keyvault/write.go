@@ -43,12 +43,14 @@ func (s *Service) Set(ctx context.Context, v Vault, name string, p SetParams) (S
 		h       head
 	)
 	err = s.update(ctx, func(tx storage.Store) error {
-		if err := absent(ctx, tx, deletedKey(v.ID, lname), ErrDeletedButRecoverable(name)); err != nil {
-			return err
-		}
 		var err error
 		h, err = getHead(ctx, tx, activeKey(v.ID, lname), nil)
 		if errors.Is(err, storage.ErrNotFound) {
+			// A new secret, unless the name is soft-deleted (a name is never active and
+			// deleted at once, so an active secret needs no second read).
+			if err := absent(ctx, tx, deletedKey(v.ID, lname), ErrDeletedButRecoverable(name)); err != nil {
+				return err
+			}
 			h = head{Name: name}
 		} else if err != nil {
 			return err
