@@ -77,8 +77,8 @@ func (h *Handler) authenticate(r *http.Request) (devops.Caller, error) {
 	if devops.LooksLikePAT(tok) {
 		return h.svc.AuthenticatePAT(ctx, tok)
 	}
-	if h.cfg.JobTokens != nil {
-		c, ok, err := h.cfg.JobTokens.VerifyJobToken(ctx, tok)
+	if jt := h.jobTokens(); jt != nil {
+		c, ok, err := jt.VerifyJobToken(ctx, tok)
 		if ok {
 			if err != nil {
 				return devops.Caller{}, err

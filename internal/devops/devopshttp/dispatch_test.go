@@ -143,7 +143,7 @@ func TestJobTokens(t *testing.T) {
 	hs := newHarness(t, "sqlite")
 	p := hs.project("Website")
 	hs.project("Other")
-	hs.h.cfg.JobTokens = fakeJobTokens{org: hs.org.ID, project: p.ID}
+	hs.h.SetJobTokens(fakeJobTokens{org: hs.org.ID, project: p.ID})
 	tests := []struct {
 		name, method, path, auth string
 		status                   int

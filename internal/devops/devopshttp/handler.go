@@ -163,6 +163,20 @@ func New(svc *devops.Service, cfg Config) *Handler {
 // Service returns the domain service, for areas registered from other files.
 func (h *Handler) Service() *devops.Service { return h.svc }
 
+// SetJobTokens installs the verifier of job access tokens (Config.JobTokens) once the run
+// orchestrator exists: it needs the domain service, which it gets from this handler.
+func (h *Handler) SetJobTokens(j JobTokens) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.cfg.JobTokens = j
+}
+
+func (h *Handler) jobTokens() JobTokens {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.cfg.JobTokens
+}
+
 // Register adds an area's locations and routes. A location id or route (template and
 // method) registered twice, a route without Access or Handle, or a route naming an
 // unknown location is an error and nothing of the area is added.
