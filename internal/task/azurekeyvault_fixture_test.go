@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,9 +17,7 @@ import (
 	"github.com/keystage/keystage/internal/devops/oidc/oidctest"
 	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity"
-	"github.com/keystage/keystage/internal/identity/token"
 	"github.com/keystage/keystage/internal/keyvault"
-	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/pipeline/job"
 )
 
@@ -42,8 +39,7 @@ type kvWorld struct {
 	client  *http.Client
 	idp     *identity.Service
 	tenant  string
-	kv      *keyvault.Service
-	dir     *vaultDirectory
+	vaults  *oidctest.Vaults
 	issuer  *oidc.Issuer
 	oidcSvc *oidc.Service
 	conns   *fakeConnections
@@ -61,23 +57,7 @@ func newKVWorld(t testing.TB) *kvWorld {
 	ow := oidctest.Start(t)
 	w := &kvWorld{World: ow, t: t, url: ow.URL, port: ow.Port, client: ow.Client, idp: ow.Identity, tenant: ow.Tenant,
 		issuer: ow.Issuer, requests: map[string]int{}}
-	w.kv = keyvault.New(ow.Store, nil, keyvault.Config{CacheEntries: -1})
-	w.dir = &vaultDirectory{vaults: map[string]kvhttp.Vault{}, grants: map[string]map[authz.SecretOperation]bool{}}
-	kvHandler, err := kvhttp.New(w.kv, nil, w.dir, w.idp.Verifier(), kvhttp.Config{Authority: w.url, Resource: ow.ChallengeResource})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.conns = &fakeConnections{conns: map[string]oidc.Connection{}, authorized: map[string]bool{}}
-	jobs := fakeJobTokens{kvJobToken: {OrgID: kvOrgID, ProjectID: kvProjectID, DefinitionID: 7, RunID: 1, PlanID: kvPlanID, JobID: kvJobID}}
-	if w.oidcSvc, err = oidc.NewService(w.issuer, jobs, w.conns, nil); err != nil {
-		t.Fatal(err)
-	}
-	ow.Mux.HandleFunc("POST /fabrikam/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken", w.oidcToken)
-	ow.Handler = func(rw http.ResponseWriter, r *http.Request) bool {
-		host, _, _ := net.SplitHostPort(r.Host)
-		if !strings.HasSuffix(host, "."+oidctest.VaultSuffix) {
-			return false
-		}
+	w.vaults = ow.ServeVaults(t, func(rw http.ResponseWriter, r *http.Request) bool {
 		w.mu.Lock()
 		w.requests[r.URL.Path]++
 		fail := w.failNext > 0
@@ -90,11 +70,16 @@ func newKVWorld(t testing.TB) *kvWorld {
 			rw.Header().Set("Content-Type", "application/json")
 			rw.WriteHeader(status)
 			_, _ = fmt.Fprintf(rw, `{"error":{"code":"Throttled","message":"injected %d"}}`, status)
-			return true
 		}
-		kvHandler.ServeHTTP(rw, r)
-		return true
+		return fail
+	})
+	w.conns = &fakeConnections{conns: map[string]oidc.Connection{}, authorized: map[string]bool{}}
+	jobs := fakeJobTokens{kvJobToken: {OrgID: kvOrgID, ProjectID: kvProjectID, DefinitionID: 7, RunID: 1, PlanID: kvPlanID, JobID: kvJobID}}
+	var err error
+	if w.oidcSvc, err = oidc.NewService(w.issuer, jobs, w.conns, nil); err != nil {
+		t.Fatal(err)
 	}
+	ow.Mux.HandleFunc("POST /fabrikam/{project}/_apis/distributedtask/hubs/{hub}/plans/{plan}/jobs/{job}/oidctoken", w.oidcToken)
 	return w
 }
 
@@ -119,32 +104,15 @@ func (w *kvWorld) oidcRequestURI() string {
 	return w.url + "/fabrikam/" + kvProjectID + "/_apis/distributedtask/hubs/build/plans/" + kvPlanID + "/jobs/" + kvJobID + "/oidctoken"
 }
 
-// vault creates a vault the principal objectID may use with ops.
-func (w *kvWorld) vault(name string) {
-	w.dir.mu.Lock()
-	defer w.dir.mu.Unlock()
-	w.dir.vaults[name] = kvhttp.Vault{Vault: keyvault.Vault{ID: "id-" + name, Name: name, TenantID: w.tenant, RetentionDays: 7}, Location: "westeurope"}
-}
+func (w *kvWorld) vault(name string) { w.vaults.Create(w.World, name) }
 
 func (w *kvWorld) grant(objectID string, ops ...authz.SecretOperation) {
-	w.dir.mu.Lock()
-	defer w.dir.mu.Unlock()
-	g := map[authz.SecretOperation]bool{}
-	for _, op := range ops {
-		g[op] = true
-	}
-	w.dir.grants[objectID] = g
+	w.vaults.Grant(objectID, ops...)
 }
 
 func (w *kvWorld) setSecret(vault, name, value string, p keyvault.SetParams) {
 	w.t.Helper()
-	p.Value = value
-	w.dir.mu.Lock()
-	v := w.dir.vaults[vault].Vault
-	w.dir.mu.Unlock()
-	if _, err := w.kv.Set(context.Background(), v, name, p); err != nil {
-		w.t.Fatal(err)
-	}
+	w.vaults.Set(w.t, vault, name, value, p)
 }
 
 // spApp creates an app registration with a secret and returns its client id, its service
@@ -170,35 +138,6 @@ func (w *kvWorld) endpoint(id, scheme string, params map[string]string) job.Endp
 			"AzureKeyVaultServiceEndpointResourceId": w.ChallengeResource,
 		},
 	}
-}
-
-// vaultDirectory serves vaults from a map and grants secret operations per object id.
-type vaultDirectory struct {
-	mu     sync.Mutex
-	vaults map[string]kvhttp.Vault
-	grants map[string]map[authz.SecretOperation]bool
-}
-
-func (d *vaultDirectory) LookupVault(name string) (kvhttp.Vault, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	v, ok := d.vaults[strings.ToLower(name)]
-	return v, ok
-}
-
-func (d *vaultDirectory) AuthorizeSecret(_ context.Context, v *kvhttp.Vault, c *token.Claims, op authz.SecretOperation, _ string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.grants[c.ObjectID][op] {
-		return nil
-	}
-	perm := "get"
-	if op == authz.SecretList {
-		perm = "list"
-	}
-	return fault.New(fault.Forbidden, "Forbidden",
-		"The user, group or application 'appid=%s;oid=%s;iss=%s' does not have secrets %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-		c.AppID, c.ObjectID, c.Issuer, perm, v.Name, v.Location).WithInner("AccessDenied")
 }
 
 type fakeJobTokens map[string]oidc.Job

@@ -190,8 +190,8 @@ func TestAzureKeyVaultExplicitNames(t *testing.T) {
 	no := false
 	w.setSecret("kv", "alpha", "old-alpha", keyvault.SetParams{})
 	ctx := context.Background()
-	v, _ := w.dir.LookupVault("kv")
-	versions, err := w.kv.ListVersions(ctx, v.Vault, "alpha", keyvault.PageRequest{})
+	v, _ := w.vaults.Vault("kv")
+	versions, err := w.vaults.Service.ListVersions(ctx, v, "alpha", keyvault.PageRequest{})
 	if err != nil || len(versions.Items) != 1 {
 		t.Fatal(err)
 	}

@@ -12,14 +12,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/devops/oidc"
+	"github.com/keystage/keystage/internal/fault"
 	"github.com/keystage/keystage/internal/identity"
 	"github.com/keystage/keystage/internal/identity/federation"
 	"github.com/keystage/keystage/internal/identity/identitytest"
 	"github.com/keystage/keystage/internal/identity/idphttp"
+	"github.com/keystage/keystage/internal/identity/token"
+	"github.com/keystage/keystage/internal/keyvault"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/pki"
 )
@@ -178,4 +184,106 @@ func (w *World) ManagedIdentity(t testing.TB, name string) identity.ManagedIdent
 		t.Fatal(err)
 	}
 	return mi
+}
+
+// Vaults serves the Key Vault data plane for vault host names {name}.vault.localhost:{port}
+// of the server, with vaults and per-principal permissions kept in memory.
+type Vaults struct {
+	Service *keyvault.Service
+	dir     *vaultDirectory
+}
+
+// ServeVaults mounts the vault data plane on the server (every request to a vault host
+// name goes to it) and returns it. intercept, when not nil, sees vault requests first and
+// returns true when it answered.
+func (w *World) ServeVaults(t testing.TB, intercept func(rw http.ResponseWriter, r *http.Request) bool) *Vaults {
+	t.Helper()
+	v := &Vaults{
+		Service: keyvault.New(w.Store, nil, keyvault.Config{CacheEntries: -1}),
+		dir:     &vaultDirectory{vaults: map[string]kvhttp.Vault{}, grants: map[string]map[authz.SecretOperation]bool{}},
+	}
+	h, err := kvhttp.New(v.Service, nil, v.dir, w.Identity.Verifier(), kvhttp.Config{Authority: w.URL, Resource: w.ChallengeResource})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := w.Handler
+	w.Handler = func(rw http.ResponseWriter, r *http.Request) bool {
+		host, _, _ := net.SplitHostPort(r.Host)
+		if !strings.HasSuffix(host, "."+VaultSuffix) {
+			return next != nil && next(rw, r)
+		}
+		if intercept == nil || !intercept(rw, r) {
+			h.ServeHTTP(rw, r)
+		}
+		return true
+	}
+	return v
+}
+
+// Create creates the vault name in the world's tenant.
+func (v *Vaults) Create(w *World, name string) {
+	v.dir.mu.Lock()
+	defer v.dir.mu.Unlock()
+	v.dir.vaults[name] = kvhttp.Vault{Vault: keyvault.Vault{ID: "id-" + name, Name: name, TenantID: w.Tenant, RetentionDays: 7}, Location: "westeurope"}
+}
+
+// Grant lets the principal objectID perform ops on every vault's secrets (an access
+// policy); it replaces the principal's earlier grant.
+func (v *Vaults) Grant(objectID string, ops ...authz.SecretOperation) {
+	v.dir.mu.Lock()
+	defer v.dir.mu.Unlock()
+	g := map[authz.SecretOperation]bool{}
+	for _, op := range ops {
+		g[op] = true
+	}
+	v.dir.grants[objectID] = g
+}
+
+// Set sets a secret of vault.
+func (v *Vaults) Set(t testing.TB, vault, name, value string, p keyvault.SetParams) {
+	t.Helper()
+	p.Value = value
+	kv, ok := v.dir.LookupVault(vault)
+	if !ok {
+		t.Fatalf("oidctest: no vault %s", vault)
+	}
+	if _, err := v.Service.Set(context.Background(), kv.Vault, name, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Vault returns the vault name as the data plane sees it.
+func (v *Vaults) Vault(name string) (keyvault.Vault, bool) {
+	kv, ok := v.dir.LookupVault(name)
+	return kv.Vault, ok
+}
+
+// vaultDirectory serves vaults from a map and grants secret operations per object id,
+// refusing with Key Vault's access-policy 403.
+type vaultDirectory struct {
+	mu     sync.Mutex
+	vaults map[string]kvhttp.Vault
+	grants map[string]map[authz.SecretOperation]bool
+}
+
+func (d *vaultDirectory) LookupVault(name string) (kvhttp.Vault, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.vaults[strings.ToLower(name)]
+	return v, ok
+}
+
+func (d *vaultDirectory) AuthorizeSecret(_ context.Context, v *kvhttp.Vault, c *token.Claims, op authz.SecretOperation, _ string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.grants[c.ObjectID][op] {
+		return nil
+	}
+	perm := "get"
+	if op == authz.SecretList {
+		perm = "list"
+	}
+	return fault.New(fault.Forbidden, "Forbidden",
+		"The user, group or application 'appid=%s;oid=%s;iss=%s' does not have secrets %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
+		c.AppID, c.ObjectID, c.Issuer, perm, v.Name, v.Location).WithInner("AccessDenied")
 }
