@@ -28,8 +28,14 @@ func ptr[T any](v T) *T { return &v }
 // startAgent runs an in-process listener until the test ends.
 func startAgent(t *testing.T, s *orchtest.Server, name string, caps map[string]string, once bool) <-chan error {
 	t.Helper()
+	return startAgentIn(t, s, "Default", name, caps, once)
+}
+
+// startAgentIn runs an in-process listener in pool until the test ends.
+func startAgentIn(t *testing.T, s *orchtest.Server, pool, name string, caps map[string]string, once bool) <-chan error {
+	t.Helper()
 	l, err := listener.New(listener.Config{
-		URL: s.OrgURL, Pool: "Default", Token: s.PAT, Name: name, WorkDir: t.TempDir(),
+		URL: s.OrgURL, Pool: pool, Token: s.PAT, Name: name, WorkDir: t.TempDir(),
 		Capabilities: caps, Once: once, Tasks: task.Builtins(), HTTPClient: s.Client,
 		FlushInterval: 50 * time.Millisecond,
 		Executor: func(c *agent.Config) {
