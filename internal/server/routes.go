@@ -67,10 +67,15 @@ func (s *Server) routes(ctx context.Context) (http.Handler, error) {
 		vault:       s.instrument("keyvault", kv),
 		tenant:      identityAPI,
 		segments: map[string]http.Handler{
-			"healthz":       sys,
-			"readyz":        sys,
-			"metrics":       sys,
-			"msi":           identityAPI,
+			"healthz": sys,
+			"readyz":  sys,
+			"metrics": sys,
+			"msi":     identityAPI,
+			// Entra's tenant aliases: the identity provider answers them with AADSTS errors
+			// for app-only flows, so they are never organization names.
+			"common":        identityAPI,
+			"organizations": identityAPI,
+			"consumers":     identityAPI,
 			"subscriptions": armAPI,
 			"providers":     armAPI,
 			"tenants":       armAPI,

@@ -145,3 +145,21 @@ func TestRotateKeyKeepsDataReadable(t *testing.T) {
 	}
 	cycle() // the server reads what earlier terms sealed (the CA, the bootstrap records)
 }
+
+func TestTenantAliasesReachTheIdentityProvider(t *testing.T) {
+	e := servertest.Start(t, servertest.Options{})
+	for _, alias := range []string{"common", "organizations", "consumers"} {
+		resp, err := e.Client.PostForm(e.URL+"/"+alias+"/oauth2/v2.0/token", map[string][]string{
+			"grant_type": {"client_credentials"}, "client_id": {"00000000-0000-0000-0000-000000000001"},
+			"client_secret": {"x"}, "scope": {"https://vault.azure.net/.default"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "AADSTS") {
+			t.Errorf("POST /%s/oauth2/v2.0/token = %d %s; want 400 with an AADSTS error", alias, resp.StatusCode, body)
+		}
+	}
+}
