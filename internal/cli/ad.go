@@ -20,7 +20,9 @@ func (a *app) newADCommand() *cobra.Command {
 		a.adAppCreate(), a.adAppList(), a.adAppShow(), a.adAppDelete(),
 		group("credential", "Manage an application's password credentials", a.adAppCredentialReset()),
 		group("federated-credential", "Manage an application's federated identity credentials",
-			a.adAppFICCreate(), a.adAppFICList(), a.adAppFICShow(), a.adAppFICDelete()))
+			a.adAppFICCreate(), a.adAppFICList(),
+			a.adAppFICOne("show", "Show a federated identity credential of an application", http.MethodGet),
+			a.adAppFICOne("delete", "Delete a federated identity credential of an application", http.MethodDelete)))
 	sp := group("sp", "Manage service principals",
 		a.adSPCreate(), a.adSPShow(), a.adSPList(), a.adSPDelete())
 	cmd := group("ad", "Manage the directory: applications and service principals", app, sp)
@@ -358,11 +360,13 @@ func (a *app) adAppFICList() *cobra.Command {
 	}, idFlag(&id, "Application id or object id of the application"))
 }
 
-func (a *app) adAppFICShow() *cobra.Command {
+// adAppFICOne is federated-credential show (GET) or delete (DELETE): one request about
+// one federated credential of an application.
+func (a *app) adAppFICOne(use, short, method string) *cobra.Command {
 	var id, fic string
 	return a.command(leaf{
-		use:   "show",
-		short: "Show a federated identity credential of an application",
+		use:   use,
+		short: short,
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
 			if fic == "" {
 				return nil, requiredError("--federated-credential-id")
@@ -371,33 +375,11 @@ func (a *app) adAppFICShow() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			raw, err := a.client.Graph().Do(ctx, http.MethodGet, "/applications/"+objectID(app)+"/federatedIdentityCredentials/"+pathEscape(fic), nil)
-			if err != nil {
+			raw, err := a.client.Graph().Do(ctx, method, "/applications/"+objectID(app)+"/federatedIdentityCredentials/"+pathEscape(fic), nil)
+			if err != nil || method == http.MethodDelete {
 				return nil, err
 			}
 			return decodeJSON(raw)
-		},
-	}, func(f *pflag.FlagSet) {
-		f.StringVar(&id, "id", "", "Application id or object id of the application")
-		f.StringVar(&fic, "federated-credential-id", "", "Id or name of the federated credential")
-	})
-}
-
-func (a *app) adAppFICDelete() *cobra.Command {
-	var id, fic string
-	return a.command(leaf{
-		use:   "delete",
-		short: "Delete a federated identity credential of an application",
-		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
-			if fic == "" {
-				return nil, requiredError("--federated-credential-id")
-			}
-			app, err := a.findApplication(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			_, err = a.client.Graph().Do(ctx, http.MethodDelete, "/applications/"+objectID(app)+"/federatedIdentityCredentials/"+pathEscape(fic), nil)
-			return nil, err
 		},
 	}, func(f *pflag.FlagSet) {
 		f.StringVar(&id, "id", "", "Application id or object id of the application")
