@@ -152,6 +152,8 @@ func TestJobTokens(t *testing.T) {
 		{"as basic too", "GET", "/fabrikam/Website/_apis/distributedtask/queues", basic("job-token"), 200},
 		{"not another project", "GET", "/fabrikam/Other/_apis/pipelines", "Bearer job-token", 403},
 		{"not the organization", "GET", "/fabrikam/_apis/projects", "Bearer job-token", 403},
+		{"its project through core", "GET", "/fabrikam/_apis/projects/website", "Bearer job-token", 200},
+		{"not another project through core", "GET", "/fabrikam/_apis/projects/other", "Bearer job-token", 403},
 		{"cannot write", "POST", "/fabrikam/Website/_apis/pipelines?api-version=7.1-preview.1", "Bearer job-token", 403},
 		{"cannot make PATs", "GET", "/fabrikam/_apis/tokens/pats", "Bearer job-token", 403},
 		{"rejected job token", "GET", "/fabrikam/Website/_apis/pipelines", "Bearer expired-job-token", 401},

@@ -62,7 +62,13 @@ func (rq *Request) resolve(orgName string) error {
 			}
 		}
 	}
-	if name, ok := rq.values["project"]; ok {
+	name, ok := rq.values["project"]
+	if !ok && c.Kind == devops.CallerJob {
+		// A job may read its own project through the core API, whose route value is
+		// projectId.
+		name, ok = rq.values["projectId"]
+	}
+	if ok {
 		p, err := rq.h.svc.Project(ctx, org, name)
 		if err != nil {
 			return err
