@@ -245,6 +245,9 @@ func (a ARM) getFinal(ctx context.Context, u string) (json.RawMessage, error) {
 }
 
 func (a ARM) authedGet(ctx context.Context, u string) (*response, error) {
+	if err := checkHost(u, a.c.base.Host); err != nil {
+		return nil, err
+	}
 	tok, err := a.c.cfg.Credential.Token(ctx, a.c.cfg.ARMResource)
 	if err != nil {
 		return nil, err

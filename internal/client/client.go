@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -234,4 +235,32 @@ func result(method, u string, resp *response) (json.RawMessage, error) {
 		return nil, nil
 	}
 	return json.RawMessage(resp.body), nil
+}
+
+// checkHost refuses to send a token to a URL the server handed back (nextLink, Location,
+// Azure-AsyncOperation) unless it is https on the expected host: a token is for this
+// server only.
+func checkHost(raw, host string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("client: server sent a bad link: %w", err)
+	}
+	if u.Scheme != "https" || !sameHostPort(u.Host, host) {
+		return fmt.Errorf("client: server sent a link to %s://%s, not to %s; not following it", u.Scheme, u.Host, host)
+	}
+	return nil
+}
+
+// sameHostPort compares host[:port] values, an absent port meaning 443.
+func sameHostPort(a, b string) bool {
+	split := func(s string) (string, string) {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return strings.ToLower(s), "443"
+		}
+		return strings.ToLower(h), p
+	}
+	ah, ap := split(a)
+	bh, bp := split(b)
+	return ah == bh && ap == bp
 }

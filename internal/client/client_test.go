@@ -291,3 +291,31 @@ func FuzzDecodeToken(f *testing.F) {
 		}
 	})
 }
+
+func TestLinksToOtherHostsNotFollowed(t *testing.T) {
+	f := newFakeServer(t)
+	f.mux.HandleFunc("GET /subscriptions", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"value":[],"nextLink":"https://attacker.example/steal"}`)
+	})
+	_, err := f.client(t, "s3cret").ARM().List(context.Background(), "/subscriptions", "2022-12-01")
+	if err == nil || !strings.Contains(err.Error(), "not following it") {
+		t.Errorf("got %v, want a refusal to follow the link", err)
+	}
+}
+
+func TestSameHostPort(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"kv.vault.example", "kv.vault.example:443", true},
+		{"KV.vault.example:8443", "kv.vault.example:8443", true},
+		{"kv.vault.example:8443", "kv.vault.example", false},
+		{"other.example", "kv.vault.example", false},
+	}
+	for _, tt := range tests {
+		if got := sameHostPort(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameHostPort(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -18,7 +18,11 @@ func (c *Client) Graph() Graph { return Graph{c} }
 
 func (g Graph) url(path string) (string, error) {
 	if strings.HasPrefix(path, "https://") {
-		return path, nil
+		base, err := url.Parse(g.c.cfg.GraphURL)
+		if err != nil {
+			return "", err
+		}
+		return path, checkHost(path, base.Host)
 	}
 	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("client: graph path %q: want an absolute path", path)

@@ -86,6 +86,9 @@ func (v Vault) Do(ctx context.Context, method, path string, body any) (json.RawM
 }
 
 func (v Vault) do(ctx context.Context, method, u string, body any) (json.RawMessage, error) {
+	if err := checkHost(u, v.base.Host); err != nil {
+		return nil, err
+	}
 	ch, ok := v.c.kv.get(v.base.Host)
 	if !ok {
 		// Like the SDK: the first request goes without a token and without a body.
