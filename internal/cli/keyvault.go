@@ -15,7 +15,7 @@ import (
 // `secret`) the secrets in them.
 func (a *app) newKeyvaultCommand() *cobra.Command {
 	cmd := group("keyvault", "Manage Key Vaults and their secrets",
-		a.keyvaultCreate(), a.keyvaultShow(), a.keyvaultList(), a.keyvaultDelete(),
+		a.keyvaultCreate(), a.keyvaultShow(), a.keyvaultList(), a.keyvaultUpdate(), a.keyvaultDelete(),
 		a.keyvaultPurge(), a.keyvaultListDeleted(), a.keyvaultShowDeleted(), a.keyvaultRecover(),
 		a.keyvaultSetPolicy(), a.keyvaultDeletePolicy(),
 		a.newSecretCommand(), a.newAuditCommand())
