@@ -305,24 +305,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.serveOptions(w, r, segs[0], area)
 	}
-	e, m := h.find(server, rest)
-	if e == nil {
+	loc, rt, m, allowed, found := h.lookup(server, rest, r.Method)
+	switch {
+	case !found:
 		return errNotFoundRoute(r.URL.Path)
+	case rt == nil && loc != nil:
+		return fault501(loc, r.Method)
+	case rt == nil:
+		return &methodError{method: r.Method, allowed: allowed}
 	}
-	rt := e.methods[r.Method]
-	if rt == nil {
-		if e.loc != nil {
-			return fault501(e.loc, r.Method)
-		}
-		return &methodError{method: r.Method, allowed: e.allowed()}
-	}
-	rq := &Request{h: h, W: w, R: r, values: m.values, loc: e.loc, route: rt}
+	rq := &Request{h: h, W: w, R: r, values: m.values, loc: loc, route: rt}
 	if rt.Access != AccessAnonymous {
 		if rq.Caller, err = h.authenticate(r); err != nil {
 			return err
 		}
 	}
-	if rq.version, err = checkVersion(e.loc, r); err != nil {
+	if rq.version, err = checkVersion(loc, r); err != nil {
 		return err
 	}
 	if server {
@@ -339,10 +337,32 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	return rt.Handle(rq)
 }
 
+// lookup finds the best entry for segs and its route for method, reading the registry
+// under its lock (Register may run concurrently): the location (nil for Keystage-specific
+// templates), the route (nil when none serves the method), the match, and the methods that
+// are served.
+func (h *Handler) lookup(server bool, segs []string, method string) (*Location, *Route, match, []string, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	e, m := h.findLocked(server, segs)
+	if e == nil {
+		return nil, nil, match{}, nil, false
+	}
+	rt := e.methods[method]
+	if rt != nil {
+		return e.loc, rt, m, nil, true
+	}
+	return e.loc, nil, m, e.allowed(), true
+}
+
 // find returns the entry whose template best matches segs.
 func (h *Handler) find(server bool, segs []string) (*entry, match) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	return h.findLocked(server, segs)
+}
+
+func (h *Handler) findLocked(server bool, segs []string) (*entry, match) {
 	list := h.org
 	if server {
 		list = h.server
