@@ -371,6 +371,9 @@ func checkProjectName(name string) error {
 	case slices.Contains(reservedProjectNames, strings.ToLower(name)):
 		return bad("it is a reserved name")
 	}
+	if _, ok := normalizeGUID(name); ok {
+		return bad("it has the shape of a project id")
+	}
 	for _, r := range name {
 		if unicode.IsControl(r) || r == unicode.ReplacementChar || strings.ContainsRune(`\/:*?"'<>;#$*{},+=[]|`, r) {
 			return bad(`it must not contain control characters or any of \ / : * ? " ' < > ; # $ { } , + = [ ] |`)

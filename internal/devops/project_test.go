@@ -28,6 +28,7 @@ func TestProjectNames(t *testing.T) {
 		{"tab\there", false},
 		{"COM1", false},
 		{"App_Data", false},
+		{"0f8fad5b-d9cb-469f-a165-70867728950e", false},
 		{strings.Repeat("x", 64), true},
 		{strings.Repeat("x", 65), false},
 	}
