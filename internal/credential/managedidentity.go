@@ -40,7 +40,9 @@ func newManagedIdentity(client *http.Client, conn Connection) (*managedIdentity,
 func (m *managedIdentity) Token(ctx context.Context, resource string) (Token, error) {
 	u := *m.endpoint
 	q := u.Query()
-	q.Set("api-version", ManagedIdentityAPIVersion)
+	if !q.Has("api-version") { // an endpoint URL that names its own version keeps it
+		q.Set("api-version", ManagedIdentityAPIVersion)
+	}
 	q.Set("resource", resource)
 	if m.clientID != "" {
 		q.Set("client_id", m.clientID)

@@ -124,8 +124,10 @@ func (s *Service) vaultResource() string { return "https://" + s.vaultDNSSuffix(
 
 // TokenEndpoint returns the job-scoped token endpoint of a managed identity or service
 // principal connection: {collectionUri}{projectId}/_apis/distributedtask/hubs/{hub}/plans/
-// {planId}/jobs/{jobId}/serviceconnections/{connectionId}/token.
+// {planId}/jobs/{jobId}/serviceconnections/{connectionId}/token?api-version=7.1. It names
+// an Azure DevOps api-version (the DevOps surface checks it), which the managed identity
+// client keeps instead of adding its own.
 func (s *Service) TokenEndpoint(orgName, projectID, hub, planID, jobID, connectionID string) string {
 	return s.server + "/" + url.PathEscape(orgName) + "/" + projectID + "/_apis/distributedtask/hubs/" + url.PathEscape(hub) +
-		"/plans/" + planID + "/jobs/" + jobID + "/serviceconnections/" + connectionID + "/token"
+		"/plans/" + planID + "/jobs/" + jobID + "/serviceconnections/" + connectionID + "/token?api-version=7.1"
 }

@@ -77,7 +77,7 @@ func TestJobEndpoints(t *testing.T) {
 		t.Errorf("data (-want +got):\n%s", diff)
 	}
 	wantParams := map[string]string{"tenantid": w.tenant, "serviceprincipalid": app.AppID, "authenticationType": "spnKey",
-		"identityEndpoint": w.URL + "/fabrikam/" + w.proj.ID + "/_apis/distributedtask/hubs/build/plans/" + planID + "/jobs/" + jobID + "/serviceconnections/" + sp.ID + "/token"}
+		"identityEndpoint": w.URL + "/fabrikam/" + w.proj.ID + "/_apis/distributedtask/hubs/build/plans/" + planID + "/jobs/" + jobID + "/serviceconnections/" + sp.ID + "/token?api-version=7.1"}
 	if diff := cmp.Diff(wantParams, spEP.Parameters); diff != "" {
 		t.Errorf("parameters (-want +got):\n%s", diff)
 	}

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +49,8 @@ type World struct {
 	// Client trusts the server and dials it for every host name.
 	Client *http.Client
 	Pool   *x509.CertPool
+	// CAFile is the CA certificate (PEM), for SSL_CERT_FILE of child processes.
+	CAFile string
 	// ChallengeResource is the resource vaults on this server challenge with:
 	// https://vault.localhost:{port}.
 	ChallengeResource string
@@ -82,6 +86,10 @@ func Start(t testing.TB) *World {
 		t.Fatal(err)
 	}
 	w.Pool = ca.Pool()
+	w.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(w.CAFile, ca.CertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	w.ChallengeResource = kvhttp.ChallengeResource(VaultSuffix, w.Port)
 	w.Identity, err = identity.New(w.Store, w.Store, identity.Config{
 		Authority: w.URL,
