@@ -174,7 +174,7 @@ func (s *Service) DeleteOrganization(ctx context.Context, orgID string) error {
 			return err
 		}
 	}
-	if err := deletePrefix(ctx, s.st, OrgPrefix(org.ID)); err != nil {
+	if err := storage.DeletePrefixBatched(ctx, s.st, OrgPrefix(org.ID)); err != nil {
 		return storageError("delete organization", err)
 	}
 	err = s.st.Update(ctx, func(tx storage.Store) error {

@@ -213,10 +213,10 @@ func (s *Service) DeletePool(ctx context.Context, org Organization, id int) erro
 	if err != nil {
 		return storageError("delete pool", err)
 	}
-	if err := deletePrefix(ctx, s.st, agentsPrefix(org.ID, pool.ID)); err != nil {
+	if err := storage.DeletePrefixBatched(ctx, s.st, agentsPrefix(org.ID, pool.ID)); err != nil {
 		return storageError("delete pool", err)
 	}
-	return deletePrefix(ctx, s.st, OrgPrefix(org.ID)+"agentname/"+intKey(pool.ID)+"/")
+	return storage.DeletePrefixBatched(ctx, s.st, OrgPrefix(org.ID)+"agentname/"+intKey(pool.ID)+"/")
 }
 
 // Queues lists a project's queues by id.

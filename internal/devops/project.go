@@ -313,7 +313,7 @@ func (s *Service) deleteProject(ctx context.Context, org Organization, p Project
 			return err
 		}
 	}
-	if err := deletePrefix(ctx, s.st, ProjectPrefix(org.ID, p.ID)); err != nil {
+	if err := storage.DeletePrefixBatched(ctx, s.st, ProjectPrefix(org.ID, p.ID)); err != nil {
 		return storageError("delete project", err)
 	}
 	err = s.st.Update(ctx, func(tx storage.Store) error {

@@ -144,29 +144,3 @@ func nextID(ctx context.Context, tx storage.Store, orgID, kind string) (int, err
 	}
 	return n, nil
 }
-
-// deletePrefix removes every key under prefix in transactions of at most batch keys, so
-// that deleting a large project never builds one huge transaction.
-func deletePrefix(ctx context.Context, st storage.Backend, prefix string) error {
-	const batch = 500
-	for {
-		entries, err := st.List(ctx, prefix, "", batch)
-		if err != nil {
-			return err
-		}
-		if len(entries) == 0 {
-			return nil
-		}
-		err = st.Update(ctx, func(tx storage.Store) error {
-			for _, e := range entries {
-				if err := tx.Delete(ctx, e.Key); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-}

@@ -96,7 +96,7 @@ func (s *Service) DeleteApplication(ctx context.Context, tenantID, appID string)
 	}
 	err = s.st.Update(ctx, func(tx storage.Store) error {
 		for _, prefix := range []string{secretsPrefix(app.TenantID, app.AppID), ficPrefix(app.TenantID, app.AppID)} {
-			if err := deletePrefix(ctx, tx, prefix); err != nil {
+			if err := storage.DeletePrefix(ctx, tx, prefix); err != nil {
 				return err
 			}
 		}
@@ -111,18 +111,5 @@ func (s *Service) DeleteApplication(ctx context.Context, tenantID, appID string)
 		return storageError("delete application", err)
 	}
 	s.log.InfoContext(ctx, "application deleted", "tenant", app.TenantID, "app_id", app.AppID)
-	return nil
-}
-
-func deletePrefix(ctx context.Context, tx storage.Store, prefix string) error {
-	entries, err := tx.List(ctx, prefix, "", 0)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if err := tx.Delete(ctx, e.Key); err != nil {
-			return err
-		}
-	}
 	return nil
 }

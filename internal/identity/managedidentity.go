@@ -135,7 +135,7 @@ func (s *Service) DeleteManagedIdentity(ctx context.Context, tenantID, clientID 
 		return err
 	}
 	err = s.st.Update(ctx, func(tx storage.Store) error {
-		if err := deletePrefix(ctx, tx, ficPrefix(mi.TenantID, mi.ClientID)); err != nil {
+		if err := storage.DeletePrefix(ctx, tx, ficPrefix(mi.TenantID, mi.ClientID)); err != nil {
 			return err
 		}
 		for _, k := range []string{miResourceKey(mi.ResourceID), objectKey(mi.TenantID, mi.PrincipalID), miKey(mi.TenantID, mi.ClientID)} {

@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -37,5 +38,37 @@ func TestJSONHelpers(t *testing.T) {
 	_ = db.Put(ctx, "r/zz", []byte("{not json"))
 	if _, err := storage.ListJSON[rec](ctx, db, "r/", "", 0); err == nil {
 		t.Error("ListJSON decoded garbage")
+	}
+}
+
+func TestDeletePrefix(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "d.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := 0; i < 1203; i++ {
+		if err := db.Put(ctx, fmt.Sprintf("big/%05d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"small/a", "small/b", "keep", "bigger"} {
+		if err := db.Put(ctx, k, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(ctx, func(tx storage.Store) error { return storage.DeletePrefix(ctx, tx, "small/") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.DeletePrefixBatched(ctx, db, "big/"); err != nil {
+		t.Fatal(err)
+	}
+	left, err := db.List(ctx, "", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 2 || left[0].Key != "bigger" || left[1].Key != "keep" {
+		t.Errorf("left after deleting prefixes: %v", left)
 	}
 }
