@@ -33,8 +33,14 @@ type runView struct {
 
 func (s *Service) view(ctx context.Context, p Project, id int64) (*runView, error) {
 	if r := s.active(p, id); r != nil {
-		sn := r.snap.Load()
-		return &runView{active: r, logs: sn.logs, done: sn.rec.Done(), timeline: func() (Timeline, error) { return sn.timeline, nil }}, nil
+		v, err := r.viewData(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			return &runView{active: r, logs: v.logs, done: v.done, timeline: func() (Timeline, error) { return v.timeline, nil }}, nil
+		}
+		// The run just completed (or storage is failing): read what is stored.
 	}
 	tl, err := s.loadTimelineState(ctx, p, id)
 	if err != nil {
@@ -53,12 +59,13 @@ func (s *Service) view(ctx context.Context, p Project, id int64) (*runView, erro
 		if err != nil {
 			return Timeline{}, err
 		}
+		v.done = rec.Done()
 		return buildTimeline(rec.PlanID, &st, tl, s.now()), nil
 	}
 	return v, nil
 }
 
-// loadTimelineState reads a run's stored timeline state.
+// loadTimelineState reads a run's stored timeline state and its jobs' progress.
 func (s *Service) loadTimelineState(ctx context.Context, p Project, id int64) (*tlState, error) {
 	var tl tlState
 	err := storage.GetJSON(ctx, s.st, s.timelineKey(p, id), &tl)
@@ -68,6 +75,15 @@ func (s *Service) loadTimelineState(ctx context.Context, p Project, id int64) (*
 	if err != nil {
 		return nil, storageError("load timeline", err)
 	}
+	jobs, err := storage.ListJSON[*jobProgress](ctx, s.st, s.runDataPrefix(p, id)+"jobs/", "", 0)
+	if err != nil {
+		return nil, storageError("load timeline", err)
+	}
+	tl.Jobs = make(map[string]*jobProgress, len(jobs))
+	for _, jp := range jobs {
+		tl.Jobs[jp.JobID] = jp
+	}
+	tl.index()
 	return &tl, nil
 }
 

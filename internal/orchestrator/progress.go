@@ -10,14 +10,16 @@ import (
 )
 
 // tlState is the part of a run's timeline that the run state does not hold: what agents
-// reported about each job, the logs, the jobs' pools and the checkpoints. It is persisted
-// at x/{runId}/timeline, rewritten by every change.
+// reported about each job, the logs, the jobs' pools and the checkpoints. The run-level
+// fields are persisted at x/{runId}/timeline; each job's progress (with its logs) at
+// x/{runId}/jobs/{jobId}, so that an event of one job rewrites only that job's entry.
 type tlState struct {
-	ChangeID    int                     `json:"changeId"`
-	Changed     time.Time               `json:"changed"`
-	NextLogID   int                     `json:"nextLogId"`
-	Jobs        map[string]*jobProgress `json:"jobs"`
-	Logs        []*logMeta              `json:"logs"`
+	ChangeID  int       `json:"changeId"`
+	Changed   time.Time `json:"changed"`
+	NextLogID int       `json:"nextLogId"`
+	// Jobs and Logs are kept in the jobs' entries; Logs indexes them by id - 1.
+	Jobs        map[string]*jobProgress `json:"-"`
+	Logs        []*logMeta              `json:"-"`
 	Pools       map[string]jobPool      `json:"pools"`
 	Checkpoints []*checkpoint           `json:"checkpoints,omitempty"`
 	// Rejected is set when a checkpoint was rejected: the run ends failed.
@@ -38,6 +40,9 @@ type logMeta struct {
 
 // jobProgress is what the agent reported about one job instance.
 type jobProgress struct {
+	JobID string `json:"jobId"`
+	// Logs are the job's logs: the job log and its tasks'.
+	Logs []*logMeta `json:"logs,omitempty"`
 	// Seq is the last event batch applied.
 	Seq       int64           `json:"seq"`
 	AgentID   int             `json:"agentId,omitempty"`
@@ -102,21 +107,42 @@ func (tl *tlState) logByID(id int) *logMeta {
 	return tl.Logs[id-1]
 }
 
-// progress returns the job's progress, creating it.
+// index rebuilds Logs from the jobs' entries after loading.
+func (tl *tlState) index() {
+	tl.Logs = make([]*logMeta, tl.NextLogID)
+	for _, jp := range tl.Jobs {
+		for _, m := range jp.Logs {
+			if m.ID >= 1 && m.ID <= len(tl.Logs) {
+				tl.Logs[m.ID-1] = m
+			}
+		}
+	}
+	for i, m := range tl.Logs {
+		if m == nil { // a log whose job entry was lost: keep ids dense
+			tl.Logs[i] = &logMeta{ID: i + 1, Closed: true}
+		}
+	}
+}
+
+// progress returns the job's progress, creating it, and marks it for the next commit:
+// callers change it.
 func (r *activeRun) progress(jobID string) *jobProgress {
 	jp := r.tl.Jobs[jobID]
 	if jp == nil {
-		jp = &jobProgress{}
+		jp = &jobProgress{JobID: jobID}
 		r.tl.Jobs[jobID] = jp
 	}
+	r.dirtyJobs[jobID] = true
 	return jp
 }
 
-// newLog allocates a log for a record.
-func (r *activeRun) newLog(recordID string, now time.Time) *logMeta {
+// newLog allocates a log of job jp for a record.
+func (r *activeRun) newLog(jp *jobProgress, recordID string, now time.Time) *logMeta {
 	r.tl.NextLogID++
 	m := &logMeta{ID: r.tl.NextLogID, RecordID: recordID, Created: now.UTC(), Changed: now.UTC()}
 	r.tl.Logs = append(r.tl.Logs, m)
+	jp.Logs = append(jp.Logs, m)
+	r.dirtyTL = true
 	return m
 }
 
@@ -127,7 +153,7 @@ func (r *activeRun) jobStarted(jobID string, now time.Time) {
 		jp.Started = now.UTC()
 	}
 	if jp.LogID == 0 {
-		jp.LogID = r.newLog(jobID, now).ID
+		jp.LogID = r.newLog(jp, jobID, now).ID
 	}
 }
 
@@ -149,7 +175,7 @@ func (r *activeRun) task(jobID string, jp *jobProgress, kind string, step *agent
 		t.ID = recordID(r.rec.PlanID, fmt.Sprintf("task/%s/step/%d", jobID, step.Index))
 		t.Index, t.RefName, t.DisplayName, t.Task = step.Index, step.Name, step.DisplayName, step.Task
 	}
-	t.LogID = r.newLog(t.ID, now).ID
+	t.LogID = r.newLog(jp, t.ID, now).ID
 	if jl := r.tl.logByID(jp.LogID); jl != nil {
 		jl.Parts = append(jl.Parts, t.LogID)
 	}
@@ -258,13 +284,10 @@ func (r *activeRun) closeLog(id int) {
 
 // jobEnded closes a job's open records and logs when the job ends (finished or lost).
 func (r *activeRun) jobEnded(jobID string, result job.Result, issue string, now time.Time) {
-	jp := r.tl.Jobs[jobID]
-	if jp == nil {
-		if issue == "" {
-			return
-		}
-		jp = r.progress(jobID)
+	if r.tl.Jobs[jobID] == nil && issue == "" {
+		return
 	}
+	jp := r.progress(jobID)
 	if issue != "" && len(jp.Issues) < maxIssues {
 		jp.Issues = append(jp.Issues, Issue{Type: "error", Message: issue})
 	}

@@ -31,6 +31,7 @@ const (
 	evCancel                         // the user canceled the run
 	evCheckpoint                     // a checkpoint was approved or rejected
 	evDelete                         // the run (or its project) is being deleted
+	evView                           // a reader wants the committed timeline and logs
 )
 
 // runEvent is one thing that happened to a run; reply, when set, gets the outcome once the
@@ -47,6 +48,8 @@ type runEvent struct {
 	checkpointID string
 	approved     bool
 	reply        chan error
+	// view receives the committed view (evView).
+	view chan *viewData
 }
 
 // maxChunkLines bounds the lines of one stored log chunk, so that a line is found by
@@ -59,12 +62,19 @@ type chunkWrite struct {
 	data             []byte
 }
 
-// snapshot is what readers see of an active run: a copy made at the last commit.
+// snapshot is what readers see of an active run without asking its loop: copies made at
+// the last commit.
 type snapshot struct {
 	rec         Run
-	timeline    Timeline
-	logs        []logMeta
 	checkpoints []checkpoint
+}
+
+// viewData is the committed timeline and logs of an active run, computed by its loop when
+// a reader asks (and kept until the next commit).
+type viewData struct {
+	timeline Timeline
+	logs     []logMeta
+	done     bool
 }
 
 // activeRun is a run that has not completed, with the goroutine that drives it. Fields
@@ -94,14 +104,20 @@ type activeRun struct {
 	cancelAt map[string]time.Time
 
 	dirtyRec, dirtyState, dirtyTL bool
+	dirtyJobs                     map[string]bool
 	linesAdded                    bool
-	chunks                        []chunkWrite
-	jobPuts                       []jobRecord
-	jobDeletes                    []string
-	after                         []func()
-	replies                       []chan error
-	failures                      int
-	finished                      bool
+	viewers                       []chan *viewData
+	viewCache                     *viewData
+	// lastCommit is how long the last commit took; the loop waits up to half of it for
+	// more events before the next one (group commit).
+	lastCommit time.Duration
+	chunks     []chunkWrite
+	jobPuts    []jobRecord
+	jobDeletes []string
+	after      []func()
+	replies    []chan error
+	failures   int
+	finished   bool
 }
 
 func newActiveRun(s *Service, rec *Run, st *run.State, tl *tlState) *activeRun {
@@ -109,6 +125,7 @@ func newActiveRun(s *Service, rec *Run, st *run.State, tl *tlState) *activeRun {
 		s: s, id: rec.ID, project: rec.Project,
 		events: make(chan *runEvent, 256), quit: make(chan struct{}), notify: make(chan struct{}),
 		rec: rec, st: st, tl: tl, jobs: map[string]*jobRecord{}, cancelAt: map[string]time.Time{},
+		dirtyJobs: map[string]bool{},
 	}
 	r.publish()
 	return r
@@ -174,20 +191,16 @@ func (r *activeRun) loop() {
 			r.failReplies(fault.New(fault.Unavailable, CodeUnavailable, "The server is shutting down; retry."))
 			return
 		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case ev := <-r.events:
-				batch = append(batch, ev)
-			default:
-				break drain
-			}
-		}
+		batch = r.gather(batch)
 		now := r.s.now()
 		for _, ev := range batch {
-			if ev.kind == evDelete {
+			switch ev.kind {
+			case evDelete:
 				r.deleted(batch)
 				return
+			case evView:
+				r.viewers = append(r.viewers, ev.view)
+				continue
 			}
 			err := r.apply(ev, now)
 			if ev.reply != nil {
@@ -200,11 +213,84 @@ func (r *activeRun) loop() {
 		}
 		r.advance(now)
 		r.flush()
+		r.answerViews()
 		if r.finished && r.failures == 0 {
 			r.s.forget(r)
 			return
 		}
 		timer.Reset(r.wakeIn(r.s.now()))
+	}
+}
+
+// gather drains the events waiting after the first one. When the last commit was slow (a
+// large run), it waits up to half that long for more, so that one commit carries the
+// events of several jobs.
+func (r *activeRun) gather(batch []*runEvent) []*runEvent {
+	window := min(r.lastCommit/2, 10*time.Millisecond)
+	var deadline <-chan time.Time
+	if window > time.Millisecond && len(batch) > 0 && batch[0].kind != evView {
+		t := time.NewTimer(window)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for len(batch) < maxBatch {
+		select {
+		case ev := <-r.events:
+			batch = append(batch, ev)
+			continue
+		default:
+		}
+		if deadline == nil {
+			return batch
+		}
+		select {
+		case ev := <-r.events:
+			batch = append(batch, ev)
+		case <-deadline:
+			return batch
+		}
+	}
+	return batch
+}
+
+// answerViews gives waiting readers the committed view.
+func (r *activeRun) answerViews() {
+	if len(r.viewers) == 0 {
+		return
+	}
+	if r.viewCache == nil && r.failures == 0 {
+		v := &viewData{timeline: buildTimeline(r.rec.PlanID, r.st, r.tl, r.s.now()), done: r.rec.Done()}
+		v.logs = make([]logMeta, len(r.tl.Logs))
+		for i, m := range r.tl.Logs {
+			v.logs[i] = *m
+			v.logs[i].Parts = append([]int(nil), m.Parts...)
+		}
+		r.viewCache = v
+	}
+	for _, c := range r.viewers {
+		c <- r.viewCache // nil while storage fails: readers fall back to storage
+	}
+	r.viewers = nil
+}
+
+// viewData asks the loop for the committed view; nil, nil means the loop has ended (the
+// run completed) and storage has it.
+func (r *activeRun) viewData(ctx context.Context) (*viewData, error) {
+	c := make(chan *viewData, 1)
+	select {
+	case r.events <- &runEvent{kind: evView, view: c}:
+	case <-r.quit:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case v := <-c:
+		return v, nil
+	case <-r.quit:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 
@@ -224,8 +310,8 @@ func (r *activeRun) apply(ev *runEvent, now time.Time) error {
 			rec.Status, rec.AgentID, rec.AgentName = jobQueued, 0, ""
 		}
 		if jp := r.tl.Jobs[ev.jobID]; jp != nil && jp.Started.IsZero() {
+			jp = r.progress(ev.jobID)
 			jp.AgentID, jp.AgentName, jp.Assigned = 0, "", time.Time{}
-			r.dirtyTL = true
 		}
 	case evAccepted:
 		r.jobStarted(ev.jobID, now)
@@ -421,7 +507,7 @@ func (r *activeRun) wakeIn(now time.Time) time.Duration {
 // flush persists everything that changed in one transaction, then runs what waited for
 // it: enqueuing jobs, ending leases, answering callers, notifying readers.
 func (r *activeRun) flush() {
-	if !r.dirtyRec && !r.dirtyState && !r.dirtyTL && len(r.chunks) == 0 && len(r.jobPuts) == 0 && len(r.jobDeletes) == 0 {
+	if !r.dirtyRec && !r.dirtyState && !r.dirtyTL && len(r.dirtyJobs) == 0 && len(r.chunks) == 0 && len(r.jobPuts) == 0 && len(r.jobDeletes) == 0 {
 		r.answer(nil)
 		return
 	}
@@ -430,10 +516,8 @@ func (r *activeRun) flush() {
 	if r.tl.Rejected && r.rec.Done() {
 		r.rec.Result = ResultFailed
 	}
-	if r.dirtyTL || r.dirtyState || r.linesAdded {
-		r.tl.ChangeID++
-		r.tl.Changed = now.UTC()
-	}
+	r.tl.ChangeID++
+	r.tl.Changed = now.UTC()
 	r.rec.LastChanged = now.UTC()
 	s, p, id := r.s, r.project, r.id
 	chunks, puts, dels, done := r.chunks, r.jobPuts, r.jobDeletes, r.finished
@@ -458,8 +542,11 @@ func (r *activeRun) flush() {
 	if r.dirtyState {
 		enc(s.stateKey(p, id), r.st)
 	}
-	if r.dirtyTL || r.linesAdded {
-		enc(s.timelineKey(p, id), r.tl)
+	enc(s.timelineKey(p, id), r.tl)
+	for jobID := range r.dirtyJobs {
+		if jp := r.tl.Jobs[jobID]; jp != nil {
+			enc(s.jobProgressKey(p, id, jobID), jp)
+		}
 	}
 	for _, c := range chunks {
 		writes = append(writes, kv{s.chunkKey(p, id, c.logID, c.firstLine), c.data})
@@ -502,6 +589,9 @@ func (r *activeRun) flush() {
 		return
 	}
 	r.failures = 0
+	r.lastCommit = s.now().Sub(now)
+	r.viewCache = nil
+	clear(r.dirtyJobs)
 	r.dirtyRec, r.dirtyState, r.dirtyTL, r.linesAdded = false, false, false, false
 	r.chunks, r.jobPuts, r.jobDeletes = nil, nil, nil
 	after := r.after
@@ -538,14 +628,9 @@ func (r *activeRun) failReplies(err error) {
 
 // publish makes a snapshot for readers.
 func (r *activeRun) publish() {
-	sn := &snapshot{rec: *r.rec, timeline: buildTimeline(r.rec.PlanID, r.st, r.tl, r.s.now())}
+	sn := &snapshot{rec: *r.rec}
 	sn.rec.Tags = append([]string(nil), r.rec.Tags...)
 	sn.rec.Issues = append([]Issue(nil), r.rec.Issues...)
-	sn.logs = make([]logMeta, len(r.tl.Logs))
-	for i, m := range r.tl.Logs {
-		sn.logs[i] = *m
-		sn.logs[i].Parts = append([]int(nil), m.Parts...)
-	}
 	for _, cp := range r.tl.Checkpoints {
 		sn.checkpoints = append(sn.checkpoints, *cp)
 	}

@@ -254,14 +254,14 @@ func (s *Service) resume(ctx context.Context, key string, value []byte, jobs []j
 	}
 	rec := &Run{}
 	st := &run.State{}
-	tl := &tlState{}
-	for k, v := range map[string]any{s.runKey(p, id): rec, s.stateKey(p, id): st, s.timelineKey(p, id): tl} {
+	for k, v := range map[string]any{s.runKey(p, id): rec, s.stateKey(p, id): st} {
 		if err := storage.GetJSON(ctx, s.st, k, v); err != nil {
 			return fmt.Errorf("load run %d: %w", id, err)
 		}
 	}
-	if tl.Jobs == nil {
-		tl.Jobs = map[string]*jobProgress{}
+	tl, err := s.loadTimelineState(ctx, p, id)
+	if err != nil {
+		return fmt.Errorf("load run %d: %w", id, err)
 	}
 	r := newActiveRun(s, rec, st, tl)
 	r.held = tl.pending()

@@ -17,7 +17,8 @@ import (
 //
 //	P list/{runId}                                   Run (the Build-shaped record)
 //	P x/{runId}/state                                run.State
-//	P x/{runId}/timeline                             timeline (task records, logs, per-job progress)
+//	P x/{runId}/timeline                             timeline state (run level: change id, pools, checkpoints)
+//	P x/{runId}/jobs/{jobId}                         a job's progress: its task records and logs
 //	P x/{runId}/log/{logId}/{firstLine}              log chunk (agentproto chunk format)
 //	P x/{runId}/artifacts                            artifact index
 //	P x/{runId}/art/{artifactId}/{fileId}/{part}     artifact file bytes, ≤ artifactPartSize each
@@ -49,6 +50,10 @@ func (s *Service) runDataPrefix(p Project, id int64) string {
 
 func (s *Service) stateKey(p Project, id int64) string    { return s.runDataPrefix(p, id) + "state" }
 func (s *Service) timelineKey(p Project, id int64) string { return s.runDataPrefix(p, id) + "timeline" }
+
+func (s *Service) jobProgressKey(p Project, id int64, jobID string) string {
+	return s.runDataPrefix(p, id) + "jobs/" + jobID
+}
 
 func (s *Service) logPrefix(p Project, id int64, logID int) string {
 	return s.runDataPrefix(p, id) + fmt.Sprintf("log/%06d/", logID)

@@ -157,7 +157,7 @@ func (s *Server) serve(ln net.Listener) {
 		if err := os.WriteFile(s.CAFile, pemBytes, 0o644); err != nil {
 			s.t.Fatal(err)
 		}
-		s.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CAPool}, MaxIdleConnsPerHost: 64}}
+		s.Client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CAPool}, MaxIdleConnsPerHost: 64, ForceAttemptHTTP2: true}}
 	}
 }
 
