@@ -205,7 +205,7 @@ func (s *Service) UploadArtifactFile(ctx context.Context, a Agent, jobID, lockTo
 		n, rerr := io.ReadFull(body, buf)
 		if n > 0 {
 			if size += int64(n); size > MaxArtifactFileSize {
-				_ = deletePrefix(ctx, s.st, prefix)
+				_ = storage.DeletePrefixBatched(ctx, s.st, prefix)
 				return agentproto.ArtifactFile{}, fault.New(fault.TooLarge, CodeBadRequest, "The artifact file %s is larger than %d bytes.", clip(fp), int64(MaxArtifactFileSize))
 			}
 			if err := s.st.Put(ctx, prefix+fmt.Sprintf("%06d", parts), buf[:n]); err != nil {
@@ -217,7 +217,7 @@ func (s *Service) UploadArtifactFile(ctx context.Context, a Agent, jobID, lockTo
 			break
 		}
 		if rerr != nil {
-			_ = deletePrefix(ctx, s.st, prefix)
+			_ = storage.DeletePrefixBatched(ctx, s.st, prefix)
 			return agentproto.ArtifactFile{}, fmt.Errorf("orchestrator: read artifact file: %w", rerr)
 		}
 	}
@@ -250,7 +250,7 @@ func (s *Service) UploadArtifactFile(ctx context.Context, a Agent, jobID, lockTo
 		return agentproto.ArtifactFile{}, storageError("upload artifact", err)
 	}
 	if replaced != nil {
-		_ = deletePrefix(ctx, s.st, s.artifactFilePrefix(r.project, r.id, artifactID, replaced.FileID))
+		_ = storage.DeletePrefixBatched(ctx, s.st, s.artifactFilePrefix(r.project, r.id, artifactID, replaced.FileID))
 	}
 	return agentproto.ArtifactFile{Path: fp, Size: size}, nil
 }

@@ -391,7 +391,7 @@ func (s *Service) Delete(ctx context.Context, p Project, id int64) error {
 	if !rec.Done() {
 		return badRequest("Run %d has not completed; cancel it and wait for it to complete before deleting it.", id)
 	}
-	if err := deletePrefix(ctx, s.st, s.runDataPrefix(p, id)); err != nil {
+	if err := storage.DeletePrefixBatched(ctx, s.st, s.runDataPrefix(p, id)); err != nil {
 		return storageError("delete run", err)
 	}
 	return storageError("delete run", s.st.Delete(ctx, s.runKey(p, id)))
@@ -432,7 +432,7 @@ func (s *Service) DeleteProject(ctx context.Context, orgID, projectID string) er
 			}
 		}
 	}
-	return storageError("delete project runs", deletePrefix(ctx, s.st, s.projectPrefix(p)))
+	return storageError("delete project runs", storage.DeletePrefixBatched(ctx, s.st, s.projectPrefix(p)))
 }
 
 // Preview compiles the pipeline as a run would and returns the final YAML, creating no run.

@@ -103,28 +103,3 @@ func nextSeq(ctx context.Context, tx storage.Store, key string, step int64) (int
 	n += step
 	return n, tx.Put(ctx, key, []byte(strconv.FormatInt(n, 10)))
 }
-
-// deletePrefix removes every key under prefix in transactions of bounded size.
-func deletePrefix(ctx context.Context, st storage.Backend, prefix string) error {
-	const batch = 500
-	for {
-		entries, err := st.List(ctx, prefix, "", batch)
-		if err != nil {
-			return err
-		}
-		if len(entries) == 0 {
-			return nil
-		}
-		err = st.Update(ctx, func(tx storage.Store) error {
-			for _, e := range entries {
-				if err := tx.Delete(ctx, e.Key); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-}
