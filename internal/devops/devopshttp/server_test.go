@@ -41,10 +41,7 @@ type serverEnv struct {
 
 func newServerEnv(t *testing.T, e *servertest.Env) *serverEnv {
 	t.Helper()
-	admin, err := datadir.ReadAdminCredential(e.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := e.Admin
 	cred, err := azidentity.NewClientSecretCredential(admin.TenantID, admin.ClientID, admin.ClientSecret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions:            policy.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: e.URL + "/"}, Transport: e.Client},
 		DisableInstanceDiscovery: true,

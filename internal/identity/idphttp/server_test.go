@@ -130,11 +130,9 @@ func TestServerIdentityProvider(t *testing.T) {
 		c.IssuerRoots = issuer.CertPool()
 	}}
 	servertest.Each(t, opts, func(t *testing.T, e *servertest.Env) {
-		admin, err := datadir.ReadAdminCredential(e.DataDir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		admin := e.Admin
 		l := &live{e: e, admin: admin}
+		var err error
 		l.cred, err = azidentity.NewClientSecretCredential(admin.TenantID, admin.ClientID, admin.ClientSecret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: l.options(e.URL), DisableInstanceDiscovery: true})
 		if err != nil {

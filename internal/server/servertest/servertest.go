@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keystage/keystage/internal/datadir"
 	"github.com/keystage/keystage/internal/server"
 	"github.com/keystage/keystage/internal/storage/postgres/pgtest"
 )
@@ -36,6 +37,8 @@ type Env struct {
 	Client    *http.Client
 	// VaultSuffix is the DNS suffix of vault host names (vault.localhost).
 	VaultSuffix string
+	// Admin is the administrator credential the server wrote on first start.
+	Admin datadir.AdminCredential
 }
 
 // Options configure Start.
@@ -89,6 +92,9 @@ func Start(t testing.TB, opts Options) *Env {
 		DataDir:     cfg.DataDir,
 		CAFile:      srv.CAFile(),
 		VaultSuffix: srv.VaultSuffix(),
+	}
+	if e.Admin, err = datadir.ReadAdminCredential(e.DataDir); err != nil {
+		t.Fatalf("servertest: %v", err)
 	}
 	pem, err := os.ReadFile(e.CAFile)
 	if err != nil {
