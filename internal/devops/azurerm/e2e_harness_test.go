@@ -38,6 +38,7 @@ type stack struct {
 	arm     *azurerm.Service
 	checks  *checkpoint.Service
 	vaults  *oidctest.Vaults
+	armAPI  *armStandIn
 	org     devops.Organization
 	proj    devops.Project
 	pat     string
@@ -54,6 +55,7 @@ func newStack(t *testing.T) *stack {
 	w := oidctest.Start(t)
 	s := &stack{World: w, t: t, orgURL: w.URL + "/fabrikam"}
 	s.vaults = w.ServeVaults(t, nil)
+	s.armAPI = newARMStandIn(w)
 	var err error
 	s.devops, err = devops.New(w.Store, w.Store, devops.Config{ServerURL: w.URL}, nil)
 	if err != nil {

@@ -38,8 +38,7 @@ type world struct {
 	proj   devops.Project
 	def    devops.Definition
 
-	mu      sync.Mutex
-	readers map[string]bool // object ids ARM lets read the subscription
+	armAPI *armStandIn
 }
 
 var admin = devops.IdentityRef{ID: "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", TenantID: "11111111-1111-1111-1111-111111111111"}
@@ -49,7 +48,7 @@ func newWorld(t testing.TB) *world {
 	ctx := context.Background()
 	ow := oidctest.Start(t)
 	w := &world{World: ow, t: t, srv: ow.Server, st: ow.Store, idp: ow.Identity, tenant: ow.Tenant, issuer: ow.Issuer,
-		readers: map[string]bool{}, jobs: &jobTable{jobs: map[string]oidc.Job{}}}
+		jobs: &jobTable{jobs: map[string]oidc.Job{}}}
 	var err error
 	w.devops, err = devops.New(w.st, w.st, devops.Config{ServerURL: ow.URL, Administrators: []devops.PrincipalRef{{TenantID: admin.TenantID, ObjectID: admin.ID}}}, nil)
 	if err != nil {
@@ -61,8 +60,7 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ow.Mux.HandleFunc("GET /subscriptions/{sub}", w.serveARM)
-	ow.Mux.HandleFunc("GET /subscriptions/{sub}/resourcegroups/{rg}", w.serveARM)
+	w.armAPI = newARMStandIn(ow)
 
 	if w.org, err = w.devops.CreateOrganization(ctx, admin, devops.NewOrganization{Name: "fabrikam"}); err != nil {
 		t.Fatal(err)
@@ -80,19 +78,39 @@ func newWorld(t testing.TB) *world {
 	return w
 }
 
-// serveARM answers the subscription (and resource group "rg") to readers, like ARM.
-func (w *world) serveARM(rw http.ResponseWriter, r *http.Request) {
+// armStandIn answers GET subscription and resource group like ARM, to the principals it
+// was told may read them.
+type armStandIn struct {
+	w       *oidctest.World
+	mu      sync.Mutex
+	readers map[string]bool
+}
+
+func newARMStandIn(w *oidctest.World) *armStandIn {
+	a := &armStandIn{w: w, readers: map[string]bool{}}
+	w.Mux.HandleFunc("GET /subscriptions/{sub}", a.serve)
+	w.Mux.HandleFunc("GET /subscriptions/{sub}/resourcegroups/{rg}", a.serve)
+	return a
+}
+
+func (a *armStandIn) reader(objectID string) {
+	a.mu.Lock()
+	a.readers[objectID] = true
+	a.mu.Unlock()
+}
+
+func (a *armStandIn) serve(rw http.ResponseWriter, r *http.Request) {
 	raw, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	c, err := w.idp.Verifier().Verify(r.Context(), raw, token.Expect{Audiences: []string{azurerm.ARMResource}})
+	c, err := a.w.Identity.Verifier().Verify(r.Context(), raw, token.Expect{Audiences: []string{azurerm.ARMResource}})
 	rw.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		rw.WriteHeader(401)
 		_, _ = rw.Write([]byte(`{"error":{"code":"InvalidAuthenticationToken","message":"The access token is invalid."}}`))
 		return
 	}
-	w.mu.Lock()
-	reader := w.readers[c.ObjectID]
-	w.mu.Unlock()
+	a.mu.Lock()
+	reader := a.readers[c.ObjectID]
+	a.mu.Unlock()
 	sub := r.PathValue("sub")
 	if rg := r.PathValue("rg"); rg != "" {
 		if !reader {
@@ -111,11 +129,7 @@ func (w *world) serveARM(rw http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(rw).Encode(map[string]string{"subscriptionId": sub, "displayName": "Keystage Subscription"})
 }
 
-func (w *world) reader(objectID string) {
-	w.mu.Lock()
-	w.readers[objectID] = true
-	w.mu.Unlock()
-}
+func (w *world) reader(objectID string) { w.armAPI.reader(objectID) }
 
 // connection creates an AzureRM connection in the project.
 func (w *world) connection(name, scheme string, params map[string]string, data map[string]string) devops.ServiceEndpoint {
