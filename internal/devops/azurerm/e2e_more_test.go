@@ -241,3 +241,58 @@ func basicAuth(pat string) string {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestMaskingMatrix covers identity.md §5 item 46 with a vault secret in a real job: which
+// forms of the secret the step log masks (internal/mask documents the matrix).
+func TestMaskingMatrix(t *testing.T) {
+	const value = `matrix "S3cret"/with+plus&more:value`
+	s := newStack(t)
+	app, secret := s.App(t, "sp")
+	s.vaults.Create(s.World, "kv")
+	s.vaults.Grant(app.ServicePrincipalID, authz.SecretGet, authz.SecretList)
+	s.vaults.Set(t, "kv", "matrix", value, keyvault.SetParams{})
+	conn := s.connection("sp-conn", "ServicePrincipal", map[string]string{"serviceprincipalid": app.AppID, "serviceprincipalkey": secret})
+	s.permitAll(conn.ID)
+	s.agent("Default", "agent-1")
+	def := s.pipeline("matrix", `pool: Default
+steps:
+- task: AzureKeyVault@2
+  inputs:
+    azureSubscription: sp-conn
+    KeyVaultName: kv
+- bash: |
+    echo "plain=$S"
+    echo "base64=$(printf %s "$S" | base64)"
+    echo "json=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$S")"
+    echo "url=$(python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=""))' "$S")"
+    echo "double=$(printf %s "$S" | base64 | tr -d '\n' | base64)"
+    echo "hex=$(printf %s "$S" | od -An -tx1 | tr -d ' \n')"
+    echo "substring=${S:7:12}"
+    set -x
+    echo "$S" > /dev/null
+    set +x
+  env:
+    S: $(matrix)
+`)
+	id := s.queue(def.ID)
+	b := s.wait(id, 60*time.Second, completed)
+	logs := s.logs(id)
+	if *b.Result != build.BuildResultValues.Succeeded {
+		t.Fatalf("run: %s\n%s", *b.Result, logs)
+	}
+	masked := []string{"plain=***", "base64=***", `json="***"`, "url=***", "+ echo '***'"}
+	for _, want := range masked {
+		if !strings.Contains(logs, want) {
+			t.Errorf("%s: not masked:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, value) {
+		t.Errorf("the value itself (plain or in the set -x trace) appears:\n%s", logs)
+	}
+	// Documented as not masked: transformations of transformations and fragments.
+	for _, form := range []string{"double=", "hex=", "substring=\"S3cret\"/wit"} {
+		if !strings.Contains(logs, form) || strings.Contains(logs, form+"***") {
+			t.Errorf("%s: expected unmasked (as documented), logs:\n%s", form, logs)
+		}
+	}
+}
