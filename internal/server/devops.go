@@ -34,10 +34,15 @@ func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef,
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	runs, err := s.openRuns(svc)
+	if err != nil {
+		return nil, err
+	}
 	h := devopshttp.New(svc, devopshttp.Config{
 		Tokens:    verifier,
 		Audiences: []string{devopsResource, s.url, s.url + "/"},
+		JobTokens: devopshttp.OrchestratorJobTokens(runs),
 		Logger:    s.log.With("api", "devops"),
 	})
-	return h, nil
+	return h, registerRuns(h, runs)
 }

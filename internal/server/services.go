@@ -18,6 +18,7 @@ import (
 	"github.com/keystage/keystage/internal/identity/federation"
 	"github.com/keystage/keystage/internal/keyvault"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
+	"github.com/keystage/keystage/internal/orchestrator"
 )
 
 // services are the domain services behind the HTTP surfaces: the identity provider, the
@@ -30,6 +31,7 @@ type services struct {
 	directory *arm.IdentityDirectory
 	secrets   *keyvault.Service
 	audit     *keyvault.Audit
+	runs      *orchestrator.Service // set by openRuns
 	// tenantID is the default directory; adminAppID and adminObjectID are the administrator
 	// application's client id and its service principal's object id (an Owner at "/").
 	tenantID, adminAppID, adminObjectID string
@@ -114,5 +116,6 @@ func (sv *services) runBackground(ctx context.Context) (wait func()) {
 	wg.Go(func() { sv.secrets.Run(ctx) })
 	wg.Go(func() { sv.audit.Run(ctx) })
 	wg.Go(func() { sv.arm.Run(ctx) })
+	wg.Go(func() { stopRuns(ctx, sv.runs) })
 	return wg.Wait
 }
