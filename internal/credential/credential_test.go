@@ -211,3 +211,25 @@ func TestNewRefusesIncompleteConnections(t *testing.T) {
 		t.Error("JobAssertion accepted an http URL")
 	}
 }
+
+// A managed identity endpoint URL that names its own api-version keeps it (Keystage's
+// job-scoped endpoints name the DevOps surface's version).
+func TestManagedIdentityEndpointKeepsItsVersion(t *testing.T) {
+	p := newIDP(t)
+	var got string
+	p.Mux.HandleFunc("/job/token", func(rw http.ResponseWriter, r *http.Request) {
+		got = r.URL.RawQuery
+		_, _ = rw.Write([]byte(`{"access_token":"x","expires_on":"4102444800"}`))
+	})
+	cred, err := credential.New(credential.Connection{Scheme: "ManagedServiceIdentity", ClientID: "c",
+		IdentityEndpoint: p.URL + "/job/token?api-version=7.1", IdentityHeader: "h"}, p.client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cred.Token(context.Background(), vaultResource); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "api-version=7.1") || strings.Contains(got, "2019-08-01") || !strings.Contains(got, "resource=") {
+		t.Errorf("query = %q", got)
+	}
+}
