@@ -38,6 +38,8 @@ func ParseDemand(s string) (Demand, error) {
 		rest := strings.TrimSpace(s[len(fields[0]):])
 		value := strings.TrimSpace(rest[len(fields[1]):])
 		return Demand{Name: fields[0], Value: value, Equals: true}, nil
+	case len(fields) == 2 && strings.EqualFold(fields[1], "-equals"):
+		return Demand{}, fmt.Errorf("the demand %q has no value after -equals", clip(s))
 	case len(fields) >= 2 && strings.HasPrefix(fields[1], "-"):
 		return Demand{}, fmt.Errorf("the demand %q uses the operator %s; Keystage supports only 'name' (exists) and 'name -equals value'", clip(s), fields[1])
 	}

@@ -334,6 +334,12 @@ func (r *activeRun) apply(ev *runEvent, now time.Time) error {
 				return err
 			}
 		}
+		if n := len(ev.report.Attachments); n > 0 {
+			// Timeline attachments stay on the agent: say so rather than drop them quietly.
+			jp := r.progress(ev.jobID)
+			jp.Issues = append(jp.Issues, Issue{Type: "warning", Message: fmt.Sprintf(
+				"%d attachment(s) from ##vso[task.uploadfile], task.addattachment, task.uploadsummary or build.uploadlog were not uploaded: Keystage does not store timeline attachments yet.", n)})
+		}
 		r.finishJob(ev.jobID, *ev.report, "", now)
 	case evLost:
 		if r.jobs[ev.jobID] == nil {
