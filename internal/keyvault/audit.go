@@ -2,7 +2,6 @@ package keyvault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,11 +179,7 @@ func (a *Audit) Flush(ctx context.Context) error {
 	}
 	raws := make([][]byte, len(batches))
 	for i, b := range batches {
-		raw, err := json.Marshal(b.evs)
-		if err != nil {
-			return fmt.Errorf("keyvault: audit flush: %w", err)
-		}
-		raws[i] = raw
+		raws[i] = appendEvents(make([]byte, 0, 256*len(b.evs)), b.evs)
 	}
 	err := a.store.Update(ctx, func(tx storage.Store) error {
 		for i, b := range batches {
@@ -252,8 +247,8 @@ func (a *Audit) Query(ctx context.Context, q AuditQuery) (Page[Event], error) {
 	// scan adds the matching events of one batch from index start; it reports whether the
 	// page is complete.
 	scan := func(key string, raw []byte, start int) (bool, error) {
-		var evs []Event
-		if err := json.Unmarshal(raw, &evs); err != nil {
+		evs, err := decodeEvents(raw, strings.ToLower(q.Vault))
+		if err != nil {
 			return false, fmt.Errorf("keyvault: audit query: decode %s: %w", key, err)
 		}
 		if len(evs) > 0 && start == 0 && !q.Until.IsZero() && !evs[0].Time.Before(q.Until) {

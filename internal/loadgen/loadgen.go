@@ -167,11 +167,12 @@ func runLevel(ctx context.Context, cfg Config, dial dialFunc, tok string, value 
 	if cfg.Op == OpSet {
 		method = http.MethodPut
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	start := time.Now()
 	measureFrom := start.Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)
+	// A request still unanswered 30 s after the end fails the level instead of hanging it.
+	ctx, cancel := context.WithDeadline(ctx, end.Add(30*time.Second))
+	defer cancel()
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() { w.loop(ctx, method, measureFrom, end) })
@@ -248,9 +249,9 @@ func dialer(cfg Config) (dialFunc, error) {
 
 // worker is one connection's request loop.
 type worker struct {
-	client     *http.Client
 	transport  *http.Transport
-	getURL     string // get latest: the trailing slash Go clients send
+	get, set   *http.Request // reused between requests
+	getURL     string        // get latest: the trailing slash Go clients send
 	setURL     string
 	auth       string
 	body       []byte
@@ -274,7 +275,6 @@ func newWorker(cfg Config, dial dialFunc, tok string, body []byte, name string) 
 		ForceAttemptHTTP2: false,
 	}
 	return &worker{
-		client:    &http.Client{Transport: t, Timeout: 30 * time.Second},
 		transport: t,
 		getURL:    cfg.VaultURL + "/secrets/" + url.PathEscape(name) + "/?api-version=" + url.QueryEscape(cfg.APIVersion),
 		setURL:    cfg.VaultURL + "/secrets/" + url.PathEscape(name) + "?api-version=" + url.QueryEscape(cfg.APIVersion),
@@ -310,27 +310,51 @@ func (w *worker) loop(ctx context.Context, method string, measureFrom, end time.
 	}
 }
 
-// do sends one request and drains the answer so the connection is reused.
+// do sends one request and drains the answer so the connection is reused. It calls the
+// transport directly with a request prepared once per worker: per-request URL parsing and
+// the client's redirect and timeout machinery would load the machine the server shares.
 func (w *worker) do(ctx context.Context, method string) (int, error) {
-	var body io.Reader
-	target := w.getURL
-	if method == http.MethodPut {
-		body, target = bytes.NewReader(w.body), w.setURL
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, body)
+	req, err := w.request(ctx, method)
 	if err != nil {
 		return 0, err
 	}
-	req.Header["Authorization"] = []string{w.auth}
-	req.Header["Accept"] = []string{"application/json"}
-	if body != nil {
-		req.Header["Content-Type"] = []string{"application/json"}
-	}
-	resp, err := w.client.Do(req)
+	resp, err := w.transport.RoundTrip(req)
 	if err != nil {
 		return 0, err
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, err
+}
+
+// request returns the worker's request for method, built on first use and reused after:
+// a finished round trip leaves a request as it was, and set gets a fresh body each time.
+func (w *worker) request(ctx context.Context, method string) (*http.Request, error) {
+	req := w.get
+	if method == http.MethodPut {
+		req = w.set
+	}
+	if req == nil || req.Context() != ctx {
+		target := w.getURL
+		if method == http.MethodPut {
+			target = w.setURL
+		}
+		var err error
+		if req, err = http.NewRequestWithContext(ctx, method, target, nil); err != nil {
+			return nil, err
+		}
+		req.Header["Authorization"] = []string{w.auth}
+		req.Header["Accept"] = []string{"application/json"}
+		if method == http.MethodPut {
+			req.Header["Content-Type"] = []string{"application/json"}
+			req.ContentLength = int64(len(w.body))
+			w.set = req
+		} else {
+			w.get = req
+		}
+	}
+	if method == http.MethodPut {
+		req.Body = io.NopCloser(bytes.NewReader(w.body))
+	}
+	return req, nil
 }

@@ -34,11 +34,31 @@ func validAPIVersion(v string) bool {
 		return false
 	}
 	date, suffix := v[:10], v[10:]
-	t, err := time.Parse(time.DateOnly, date)
-	if err != nil || t.Year() < 2014 {
+	return validDate(date) && validPreviewSuffix(suffix, false)
+}
+
+// validDate reports whether s is a calendar date YYYY-MM-DD from 2014 on. (It runs on every
+// request; time.Parse would cost more than the rest of the api-version check.)
+func validDate(s string) bool {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return false
 	}
-	return validPreviewSuffix(suffix, false)
+	num := func(part string) int {
+		n := 0
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(s[:4]), num(s[5:7]), num(s[8:])
+	if year < 2014 || month < 1 || month > 12 || day < 1 {
+		return false
+	}
+	return day <= time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // validPreviewSuffix accepts "", "-preview" and, when numbered is set, "-preview.N".

@@ -20,7 +20,7 @@ func TestValidAPIVersion(t *testing.T) {
 		{"7.0", true}, {"7.1", true}, {"7.2", true}, {"7.3", true}, {"7.4", true}, {"7.5", true}, {"7.6", true},
 		{"7.6-preview.2", true}, {"7.3-preview", true}, {"7.4-preview.1", true},
 		{"2016-10-01", true}, {"2025-07-01", true}, {"2026-04-01", true}, {"2026-07-01-preview", true},
-		{"2031-12-31", true}, {"2015-06-01", true},
+		{"2031-12-31", true}, {"2015-06-01", true}, {"2024-02-29", true}, {"2025-02-29", false}, {"2100-02-29", false},
 		{"", false}, {"7", false}, {"7.", false}, {"7.7", false}, {"8.0", false}, {"7.10", false},
 		{"7.6-preview.", false}, {"7.6-preview.x", false}, {"7.6-beta", false}, {"7.6 ", false},
 		{"2026-02-30", false}, {"2026-13-01", false}, {"2013-01-01", false}, {"26-04-01", false},
@@ -130,7 +130,7 @@ func FuzzParseRoute(f *testing.F) {
 }
 
 func FuzzAPIVersion(f *testing.F) {
-	for _, s := range []string{"7.0", "7.6-preview.2", "2016-10-01", "2026-04-01", "2026-07-01-preview", "", "7.7", "2026-02-30"} {
+	for _, s := range []string{"7.0", "7.6-preview.2", "2016-10-01", "2026-04-01", "2026-07-01-preview", "", "7.7", "2026-02-30", "2024-02-29", "2013-12-31", "0000-00-00"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -141,6 +141,9 @@ func FuzzAPIVersion(f *testing.F) {
 		}
 		if err != nil && !fault.Is(err, fault.BadRequest) {
 			t.Fatalf("checkAPIVersion(%q) = %v, want a 400", v, err)
+		}
+		if d, perr := time.Parse(time.DateOnly, v); (perr == nil && d.Year() >= 2014) != validDate(v) {
+			t.Fatalf("validDate(%q) = %v, time.Parse says %v %v", v, validDate(v), d, perr)
 		}
 	})
 }
