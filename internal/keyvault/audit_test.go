@@ -180,7 +180,7 @@ func FuzzAuditCodec(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !utf8.ValidString(op+name+code+ip) {
+		if !utf8.ValidString(op + name + code + ip) {
 			return // invalid UTF-8 comes back as U+FFFD, as with encoding/json
 		}
 		if diff := cmp.Diff(evs, back); diff != "" {
