@@ -7,6 +7,7 @@ import (
 	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/devops/devopshttp"
 	"github.com/keystage/keystage/internal/identity/token"
+	"github.com/keystage/keystage/internal/orchestrator"
 )
 
 // devopsResource is the audience of access tokens for the Azure DevOps surface (Azure
@@ -34,6 +35,10 @@ func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef,
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	conns, err := s.openConnections(svc, func() *orchestrator.Service { return s.svc.runs })
+	if err != nil {
+		return nil, err
+	}
 	runs, err := s.openRuns(svc)
 	if err != nil {
 		return nil, err
@@ -44,5 +49,8 @@ func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef,
 		JobTokens: devopshttp.OrchestratorJobTokens(runs),
 		Logger:    s.log.With("api", "devops"),
 	})
+	if err := conns.register(h); err != nil {
+		return nil, err
+	}
 	return h, registerRuns(h, runs)
 }

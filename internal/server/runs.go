@@ -18,6 +18,8 @@ func (s *Server) openRuns(svc *devops.Service) (*orchestrator.Service, error) {
 		Store: s.store, MAC: s.store, Pools: orchestrator.DevOpsPools{Svc: svc}, ServerURL: s.url,
 		ProjectPrefix: func(orgID, projectID string) string { return devops.ProjectPrefix(orgID, projectID) + "runs/" },
 		OrgPrefix:     func(orgID string) string { return devops.OrgPrefix(orgID) + "runs/" },
+		Endpoints:     s.svc.conns.resolver(),
+		Checks:        s.svc.conns.checker(),
 		Logger:        s.log.With("api", "runs"),
 		Now:           s.now,
 	})

@@ -32,6 +32,7 @@ type services struct {
 	secrets   *keyvault.Service
 	audit     *keyvault.Audit
 	runs      *orchestrator.Service // set by openRuns
+	conns     *connections          // set by openConnections
 	// tenantID is the default directory; adminAppID and adminObjectID are the administrator
 	// application's client id and its service principal's object id (an Owner at "/").
 	tenantID, adminAppID, adminObjectID string
@@ -117,5 +118,6 @@ func (sv *services) runBackground(ctx context.Context) (wait func()) {
 	wg.Go(func() { sv.audit.Run(ctx) })
 	wg.Go(func() { sv.arm.Run(ctx) })
 	wg.Go(func() { stopRuns(ctx, sv.runs) })
+	wg.Go(func() { sv.conns.run(ctx) })
 	return wg.Wait
 }

@@ -10,45 +10,9 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/pipelinepermissions"
 
 	"github.com/keystage/keystage/internal/authz"
+	"github.com/keystage/keystage/internal/devops/oidc/oidctest"
 	"github.com/keystage/keystage/internal/keyvault"
 )
-
-// tutorialYAML is the pipeline of tutorial-flow.md §4, with the connection's name.
-func tutorialYAML(connection string) string {
-	return `trigger:
-- main
-
-pool:
-  vmImage: ubuntu-latest
-
-steps:
-- task: AzureKeyVault@2
-  displayName: Azure Key Vault
-  inputs:
-    azureSubscription: '` + connection + `'
-    KeyVaultName: 'kv'
-    SecretsFilter: '*'
-    RunAsPreJob: false
-
-- task: CmdLine@2
-  displayName: Create file
-  inputs:
-    script: 'echo $(SECRET-NAME) > secret.txt'
-
-- task: CopyFiles@2
-  displayName: Copy file
-  inputs:
-    Contents: secret.txt
-    targetFolder: '$(Build.ArtifactStagingDirectory)'
-
-- task: PublishBuildArtifacts@1
-  displayName: Publish Artifact
-  inputs:
-    PathtoPublish: '$(Build.ArtifactStagingDirectory)'
-    ArtifactName: 'drop'
-    publishLocation: 'Container'
-`
-}
 
 const tutorialSecret = "s3cr3t-Value-from-the-vault"
 
@@ -71,7 +35,7 @@ func TestTutorialWorkloadIdentityFederation(t *testing.T) {
 	}
 	s.Federate(t, app.AppID, "kv-connection", issuer, subject)
 	s.agent("Azure Pipelines", "agent-1")
-	def := s.pipeline("tutorial", tutorialYAML("kv-connection"))
+	def := s.pipeline("tutorial", oidctest.TutorialPipeline("kv-connection", "kv"))
 
 	id := s.queue(def.ID)
 	// The run waits for permission, visibly.

@@ -295,3 +295,42 @@ func (d *vaultDirectory) AuthorizeSecret(_ context.Context, v *kvhttp.Vault, c *
 		"The user, group or application 'appid=%s;oid=%s;iss=%s' does not have secrets %s permission on key vault '%s;location=%s'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
 		c.AppID, c.ObjectID, c.Issuer, perm, v.Name, v.Location).WithInner("AccessDenied")
 }
+
+// TutorialPipeline is the pipeline of tutorial-flow.md §4 (AzureKeyVault@2, CmdLine@2,
+// CopyFiles@2, PublishBuildArtifacts@1) for a connection and a vault; the secret it echoes
+// is SECRET-NAME.
+func TutorialPipeline(connection, vault string) string {
+	return `trigger:
+- main
+
+pool:
+  vmImage: ubuntu-latest
+
+steps:
+- task: AzureKeyVault@2
+  displayName: Azure Key Vault
+  inputs:
+    azureSubscription: '` + connection + `'
+    KeyVaultName: '` + vault + `'
+    SecretsFilter: '*'
+    RunAsPreJob: false
+
+- task: CmdLine@2
+  displayName: Create file
+  inputs:
+    script: 'echo $(SECRET-NAME) > secret.txt'
+
+- task: CopyFiles@2
+  displayName: Copy file
+  inputs:
+    Contents: secret.txt
+    targetFolder: '$(Build.ArtifactStagingDirectory)'
+
+- task: PublishBuildArtifacts@1
+  displayName: Publish Artifact
+  inputs:
+    PathtoPublish: '$(Build.ArtifactStagingDirectory)'
+    ArtifactName: 'drop'
+    publishLocation: 'Container'
+`
+}
