@@ -47,11 +47,16 @@ func startAgentIn(t *testing.T, s *orchtest.Server, pool, name string, caps map[
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- l.Run(ctx) }()
+	result := make(chan error, 1)
+	go func() {
+		err := l.Run(ctx)
+		done <- err
+		result <- err
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case err := <-done:
+		case err := <-result:
 			if err != nil {
 				t.Errorf("agent %s: %v", name, err)
 			}

@@ -211,3 +211,28 @@ steps:
 		t.Error("deleting a queued build succeeded")
 	}
 }
+
+// TestOnce: an agent started with Once runs one job and returns.
+func TestOnce(t *testing.T) {
+	s := orchtest.Start(t, orchtest.Options{})
+	id := s.Pipeline("once", map[string]string{"azure-pipelines.yml": "pool: Default\nsteps:\n- checkout: none\n- bash: echo once\n"})
+	first := runPipeline(t, s, id, nil)
+	second := runPipeline(t, s, id, nil)
+	done := startAgent(t, s, "once", nil, true)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("an agent with Once did not return after its job")
+	}
+	if r := waitRun(t, s, id, *first.Id); *r.Result != pipelines.RunResultValues.Succeeded {
+		t.Errorf("first run: %s", *r.Result)
+	}
+	ctx := context.Background()
+	r, err := pipelines.NewClient(ctx, s.Conn()).GetRun(ctx, pipelines.GetRunArgs{Project: ptr("webapp"), PipelineId: &id, RunId: second.Id})
+	if err != nil || *r.State == pipelines.RunStateValues.Completed {
+		t.Errorf("the second run ran on a --once agent: %v, %v", r, err)
+	}
+}
