@@ -3,7 +3,6 @@ package task
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,7 +147,11 @@ func (t AzureKeyVault) parameters(env *Env) (*keyVaultRun, error) {
 	}
 	client := t.Client
 	if client == nil {
-		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}, Proxy: http.ProxyFromEnvironment}}
+		authority := lookupFold(ep.Data, dataAuthority)
+		if authority == "" {
+			authority = lookupFold(ep.Data, dataEnvironmentAuthority)
+		}
+		client = defaultClient(suffix, authority)
 	}
 	cred, err := endpointCredential(env, ep, client)
 	if err != nil {

@@ -1,7 +1,9 @@
 package task
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -98,4 +100,37 @@ func FuzzSecretPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestVaultFallbackDialer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	var d net.Dialer
+	dial := vaultFallbackDialer(d.DialContext, "vault.invalid:"+port, "https://127.0.0.1:"+port+"/")
+	ctx := context.Background()
+	conn, err := dial(ctx, "tcp", "kv.vault.invalid:"+port)
+	if err != nil {
+		t.Fatalf("a vault name DNS does not know was not dialed at the server: %v", err)
+	}
+	conn.Close()
+	if _, err := dial(ctx, "tcp", "other.invalid:"+port); err == nil {
+		t.Error("a name outside the vault suffix was redirected to the server")
+	}
+	plain := vaultFallbackDialer(d.DialContext, "vault.invalid", "")
+	if _, err := plain(ctx, "tcp", "kv.vault.invalid:"+port); err == nil {
+		t.Error("redirected without an authority")
+	}
 }
