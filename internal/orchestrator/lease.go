@@ -142,7 +142,7 @@ func (ls *leases) expire(jobID string) {
 		return
 	}
 	agent := l.rec.AgentName
-	if l.state == leaseHandedOut {
+	if l.state == leaseHandedOut && !l.cancel {
 		l.state = leaseQueued
 		l.rec.Status, l.rec.AgentID, l.rec.AgentName, l.rec.SessionID, l.rec.LockToken = jobQueued, 0, "", "", ""
 		rec := l.rec

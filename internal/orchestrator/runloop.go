@@ -254,23 +254,28 @@ func (r *activeRun) apply(ev *runEvent, now time.Time) error {
 	switch ev.kind {
 	case evStart:
 	case evAssigned:
-		if rec := r.jobs[ev.jobID]; rec != nil {
-			rec.Status, rec.AgentID, rec.AgentName = jobAssigned, ev.agentID, ev.agentName
+		rec := r.jobs[ev.jobID]
+		if rec == nil {
+			return nil // the job ended meanwhile
 		}
+		rec.Status, rec.AgentID, rec.AgentName = jobAssigned, ev.agentID, ev.agentName
 		jp := r.progress(ev.jobID)
 		jp.AgentID, jp.AgentName, jp.Assigned = ev.agentID, ev.agentName, now.UTC()
-		r.dirtyTL = true
 	case evRequeued:
-		if rec := r.jobs[ev.jobID]; rec != nil {
-			rec.Status, rec.AgentID, rec.AgentName = jobQueued, 0, ""
+		rec := r.jobs[ev.jobID]
+		if rec == nil {
+			return nil
 		}
+		rec.Status, rec.AgentID, rec.AgentName = jobQueued, 0, ""
 		if jp := r.tl.Jobs[ev.jobID]; jp != nil && jp.Started.IsZero() {
 			jp = r.progress(ev.jobID)
 			jp.AgentID, jp.AgentName, jp.Assigned = 0, "", time.Time{}
 		}
 	case evAccepted:
+		if r.jobs[ev.jobID] == nil {
+			return nil
+		}
 		r.jobStarted(ev.jobID, now)
-		r.dirtyTL = true
 	case evEvents:
 		if r.jobs[ev.jobID] == nil {
 			return jobNotFound(ev.jobID)
