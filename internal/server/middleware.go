@@ -76,6 +76,14 @@ func (s *Server) instrument(api string, h http.Handler) http.Handler {
 		requests[code] = s.metrics.requests.WithLabelValues(api, strconv.Itoa(code))
 	}
 	duration := s.metrics.duration.WithLabelValues(api)
+	// The Key Vault data plane logs its requests at debug level: each of its calls is already
+	// recorded in its audit trail, and a log line (formatting plus a write system call, about
+	// 6 µs on the loaded 2-core machine) is a tenth of a get's server-side cost at the data
+	// plane's target rate. Server errors are still logged at info.
+	accessLevel := slog.LevelInfo
+	if api == "keyvault" {
+		accessLevel = slog.LevelDebug
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := requestid.New()
@@ -108,8 +116,12 @@ func (s *Server) instrument(api string, h http.Handler) http.Handler {
 			}
 			elapsed := time.Since(start)
 			duration.Observe(elapsed.Seconds())
-			if s.log.Enabled(r.Context(), slog.LevelInfo) {
-				s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			level := accessLevel
+			if code >= 500 {
+				level = slog.LevelInfo
+			}
+			if s.log.Enabled(r.Context(), level) {
+				s.log.LogAttrs(r.Context(), level, "request",
 					slog.String("api", api), slog.String("method", r.Method), slog.String("host", r.Host),
 					slog.String("path", r.URL.Path), slog.Int("status", code),
 					slog.Duration("duration", elapsed), slog.String("request_id", id))
