@@ -39,7 +39,7 @@ func NewRoot(env Env, extra ...*cobra.Command) *cobra.Command {
 	root.AddCommand(extra...)
 	a := newApp(env)
 	root.AddCommand(
-		newPipelinesCommand(env),
+		newPipelinesCommand(env, a.pipelinesServerCommands()...),
 		a.newLoginCommand(),
 		a.newLogoutCommand(),
 		a.newAccountCommand(),
@@ -52,6 +52,7 @@ func NewRoot(env Env, extra ...*cobra.Command) *cobra.Command {
 		a.newRoleCommand(),
 		a.newEnvCommand(),
 		a.newHostsCommand(),
+		a.newDevOpsCommand(),
 	)
 	return root
 }
