@@ -277,16 +277,25 @@ func (j *jobRun) runSteps(ctx context.Context) {
 			stopHard()
 		}
 	}()
-	for i := range j.req.Job.Steps {
-		if jobCtx.Err() != nil && j.status() != job.Canceled {
-			j.setStatus(job.Canceled)
-		}
-		r := j.runStep(jobCtx, hardCtx, i)
-		j.mu.Lock()
-		j.steps = append(j.steps, r)
-		j.mu.Unlock()
-		if r.Result == job.SucceededWithIssues || r.Result == job.Failed {
-			j.setStatus(r.Result)
+	// Pre-job entry points (task.json prejobexecution) run first, before checkout, in step
+	// order; then every step's main entry point.
+	for _, preJob := range []bool{true, false} {
+		for i := range j.req.Job.Steps {
+			if preJob {
+				if _, ok := j.stepTask(&j.req.Job.Steps[i]).(task.PreJobTask); !ok || !j.req.Job.Steps[i].Enabled {
+					continue
+				}
+			}
+			if jobCtx.Err() != nil && j.status() != job.Canceled {
+				j.setStatus(job.Canceled)
+			}
+			r := j.runStep(jobCtx, hardCtx, i, preJob)
+			j.mu.Lock()
+			j.steps = append(j.steps, r)
+			j.mu.Unlock()
+			if r.Result == job.SucceededWithIssues || r.Result == job.Failed {
+				j.setStatus(r.Result)
+			}
 		}
 	}
 	if errors.Is(context.Cause(jobCtx), errJobTimeout) {

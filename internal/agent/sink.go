@@ -19,6 +19,10 @@ type Step struct {
 	DisplayName string
 	// Task is the task reference, "CmdLine@2".
 	Task string
+	// PreJob marks the pre-job run of step Index (a task with a pre-job entry point, such as
+	// AzureKeyVault@2); it comes before every main run. Sinks identify a step run by Index
+	// and PreJob together.
+	PreJob bool
 }
 
 // Sink receives one job's log while the job runs: the orchestrator prints it, stores it or

@@ -34,6 +34,8 @@ type stepRun struct {
 	info Step
 	task task.Task
 	def  *task.Definition
+	// preJob is true for the pre-job run of a task.PreJobTask (task.json prejobexecution).
+	preJob bool
 
 	cmdMu     sync.Mutex // serializes logging commands
 	mu        sync.Mutex // serializes printing and guards the fields below
@@ -44,16 +46,24 @@ type stepRun struct {
 }
 
 // runStep runs step i and returns its report. jobCtx ends when the job is canceled or
-// times out; hardCtx when the cancel timeout has passed too.
-func (j *jobRun) runStep(jobCtx, hardCtx context.Context, i int) job.StepReport {
+// times out; hardCtx when the cancel timeout has passed too. With preJob it runs the
+// task's pre-job entry point instead, as "Pre-job: {display name}"; pre-job runs have no
+// reference name.
+func (j *jobRun) runStep(jobCtx, hardCtx context.Context, i int, preJob bool) job.StepReport {
 	st := &j.req.Job.Steps[i]
-	s := &stepRun{j: j, plan: st}
-	s.task = j.e.tasks[strings.ToLower(fmt.Sprintf("%s@%d", st.Task.Name, st.Task.Version))]
+	s := &stepRun{j: j, plan: st, preJob: preJob}
+	s.task = j.stepTask(st)
 	if s.task != nil {
 		s.def = s.task.Definition()
 	}
 	isCheckout := strings.EqualFold(st.Task.Name, "Checkout")
-	s.info = Step{Index: i, Name: j.refName(st), DisplayName: j.displayName(st, isCheckout), Task: fmt.Sprintf("%s@%d", st.Task.Name, st.Task.Version)}
+	s.info = Step{Index: i, DisplayName: j.displayName(st, isCheckout), Task: fmt.Sprintf("%s@%d", st.Task.Name, st.Task.Version)}
+	if preJob {
+		s.info.PreJob = true
+		s.info.DisplayName = "Pre-job: " + s.info.DisplayName
+	} else {
+		s.info.Name = j.refName(st)
+	}
 	rep := job.StepReport{Name: s.info.Name, DisplayName: s.info.DisplayName}
 	j.sink.StepStarted(s.info)
 	finish := func(r job.Result) job.StepReport {
@@ -123,6 +133,11 @@ func (j *jobRun) runStep(jobCtx, hardCtx context.Context, i int) job.StepReport 
 	}
 	s.section("Finishing: " + s.info.DisplayName)
 	return finish(result)
+}
+
+// stepTask returns the registered task a step names, or nil.
+func (j *jobRun) stepTask(st *plan.Step) task.Task {
+	return j.e.tasks[strings.ToLower(fmt.Sprintf("%s@%d", st.Task.Name, st.Task.Version))]
 }
 
 // parseCondition parses a step condition; empty means succeeded().
@@ -235,7 +250,12 @@ func (s *stepRun) attempt(ctx context.Context, env *task.Env) (job.Result, bool)
 
 	out, errOut := s.newLineWriter(), s.newLineWriter()
 	env.Stdout, env.Stderr = out, errOut
-	err := s.task.Run(runCtx, env)
+	var err error
+	if pre, ok := s.task.(task.PreJobTask); ok && s.preJob {
+		err = pre.RunPreJob(runCtx, env)
+	} else {
+		err = s.task.Run(runCtx, env)
+	}
 	out.flush()
 	errOut.flush()
 	if ctx.Err() != nil {

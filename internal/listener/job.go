@@ -247,7 +247,7 @@ func newEventSink() *eventSink { return &eventSink{full: make(chan struct{}, 1)}
 var _ agent.Sink = (*eventSink)(nil)
 
 func wireStep(s agent.Step) *agentproto.Step {
-	return &agentproto.Step{Index: s.Index, Name: s.Name, DisplayName: s.DisplayName, Task: s.Task}
+	return &agentproto.Step{Index: s.Index, Name: s.Name, DisplayName: s.DisplayName, Task: s.Task, PreJob: s.PreJob}
 }
 
 func (s *eventSink) add(e agentproto.Event, line *string) {
@@ -284,7 +284,7 @@ func sameStep(a, b *agentproto.Step) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.Index == b.Index
+	return a.Index == b.Index && a.PreJob == b.PreJob
 }
 
 // JobLine implements agent.Sink.

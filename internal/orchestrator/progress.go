@@ -67,6 +67,7 @@ type taskProgress struct {
 	ID          string    `json:"id"`
 	Kind        string    `json:"kind"`
 	Index       int       `json:"index"`
+	PreJob      bool      `json:"preJob,omitempty"`
 	RefName     string    `json:"refName,omitempty"`
 	DisplayName string    `json:"displayName"`
 	Task        string    `json:"task,omitempty"`
@@ -160,7 +161,7 @@ func (r *activeRun) jobStarted(jobID string, now time.Time) {
 // task returns the job's task record of kind (and step index), creating it with its log.
 func (r *activeRun) task(jobID string, jp *jobProgress, kind string, step *agentproto.Step, now time.Time) *taskProgress {
 	for _, t := range jp.Tasks {
-		if t.Kind == kind && (kind != taskStep || t.Index == step.Index) {
+		if t.Kind == kind && (kind != taskStep || t.Index == step.Index && t.PreJob == step.PreJob) {
 			return t
 		}
 	}
@@ -172,8 +173,12 @@ func (r *activeRun) task(jobID string, jp *jobProgress, kind string, step *agent
 	case taskFinal:
 		t.ID, t.DisplayName, t.Index = recordID(r.rec.PlanID, "task/"+jobID+"/final"), "Finalize Job", -2
 	default:
-		t.ID = recordID(r.rec.PlanID, fmt.Sprintf("task/%s/step/%d", jobID, step.Index))
-		t.Index, t.RefName, t.DisplayName, t.Task = step.Index, step.Name, step.DisplayName, step.Task
+		run := "step"
+		if step.PreJob {
+			run = "prejob"
+		}
+		t.ID = recordID(r.rec.PlanID, fmt.Sprintf("task/%s/%s/%d", jobID, run, step.Index))
+		t.Index, t.PreJob, t.RefName, t.DisplayName, t.Task = step.Index, step.PreJob, step.Name, step.DisplayName, step.Task
 	}
 	t.LogID = r.newLog(jp, t.ID, now).ID
 	if jl := r.tl.logByID(jp.LogID); jl != nil {

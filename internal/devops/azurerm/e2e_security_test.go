@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,6 +278,7 @@ steps:
   inputs:
     azureSubscription: mi-conn
     KeyVaultName: kv
+    SecretsFilter: app-secret
     RunAsPreJob: true
 - bash: echo "got $(app-secret)"
 `)
@@ -292,17 +294,24 @@ steps:
 	if strings.Contains(logs, secret) {
 		t.Error("the service principal key appears in the logs")
 	}
-	// The execution-phase entry of a RunAsPreJob step ends Skipped (the task completes it
-	// with task.complete result=Skipped and Azure's message, which becomes the record's
-	// result, as in Azure; the pre-job entry point needs the executor's support).
-	var pre *build.TimelineRecord
+	// A RunAsPreJob step downloads in its pre-job run, before checkout ("Pre-job: …"), and
+	// its execution-phase run ends Skipped with Azure's message (task.complete
+	// result=Skipped), as in Azure.
+	results := map[string]string{}
+	var order []string
 	for _, r := range s.timeline(id) {
-		if r.Name != nil && *r.Name == "Pre-job vault" {
-			r := r
-			pre = &r
+		if r.Name != nil && r.Result != nil && strings.Contains(*r.Name, "Pre-job vault") {
+			results[*r.Name] = string(*r.Result)
+		}
+		if r.Name != nil && r.Type != nil && *r.Type == "Task" {
+			order = append(order, *r.Name)
 		}
 	}
-	if pre == nil || pre.Result == nil || *pre.Result != build.TaskResultValues.Skipped {
-		t.Errorf("Pre-job vault step = %+v, want Skipped", pre)
+	if results["Pre-job: Pre-job vault"] != string(build.TaskResultValues.Succeeded) || results["Pre-job vault"] != string(build.TaskResultValues.Skipped) {
+		t.Errorf("Pre-job vault records = %v, want the pre-job run Succeeded and the main run Skipped", results)
+	}
+	pre, checkout := slices.Index(order, "Pre-job: Pre-job vault"), slices.IndexFunc(order, func(n string) bool { return strings.HasPrefix(n, "Checkout") })
+	if pre < 0 || checkout < 0 || pre > checkout {
+		t.Errorf("task records in order %q; pre-job runs must come before checkout", order)
 	}
 }

@@ -148,6 +148,8 @@ type Step struct {
 	Name        string `json:"name,omitempty"`
 	DisplayName string `json:"displayName"`
 	Task        string `json:"task,omitempty"`
+	// PreJob marks the pre-job run of step Index; (Index, PreJob) identifies a step run.
+	PreJob bool `json:"preJob,omitempty"`
 }
 
 // Events is a batch of events. Seq numbers batches of one job from 1 without gaps; the

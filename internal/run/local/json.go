@@ -31,7 +31,10 @@ type Event struct {
 	Step            string `json:"step,omitempty"`
 	StepIndex       *int   `json:"stepIndex,omitempty"`
 	StepDisplayName string `json:"stepDisplayName,omitempty"`
-	Task            string `json:"task,omitempty"`
+	// PreJob marks events of a step's pre-job run (a task such as AzureKeyVault@2 with
+	// RunAsPreJob); it shares StepIndex with the step's main run.
+	PreJob bool   `json:"preJob,omitempty"`
+	Task   string `json:"task,omitempty"`
 	// Line is a masked log line (log events).
 	Line   string     `json:"line,omitempty"`
 	Result job.Result `json:"result,omitempty"`
@@ -99,7 +102,7 @@ func (s *jsonSink) event(kind string, step *agent.Step) Event {
 	e.Time, e.Event = s.out.now(), kind
 	if step != nil {
 		i := step.Index
-		e.Step, e.StepIndex, e.StepDisplayName, e.Task = step.Name, &i, step.DisplayName, step.Task
+		e.Step, e.StepIndex, e.StepDisplayName, e.Task, e.PreJob = step.Name, &i, step.DisplayName, step.Task, step.PreJob
 	}
 	return e
 }
