@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/keystage/keystage/internal/pipeline/job"
 	"github.com/keystage/keystage/internal/pipeline/plan"
 )
 
@@ -168,4 +170,56 @@ func TestCheckoutCopiesWorkingTree(t *testing.T) {
 	if !strings.Contains(rec.log(0), "repository 'other' cannot be checked out") {
 		t.Errorf("log:\n%s", rec.log(0))
 	}
+}
+
+// TestCheckoutClonesGitURL checks out a repository given as a Git URL (a server run of a
+// definition whose repository is a URL) at the run's branch and commit, shallow.
+func TestCheckoutClonesGitURL(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	f := newFixture(t, nil)
+	origin := filepath.Join(t.TempDir(), "origin")
+	gitRun := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if err := os.MkdirAll(origin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gitRun(origin, "init", "-q", "-b", "main")
+	for _, v := range []string{"one", "two", "three"} {
+		if err := os.WriteFile(filepath.Join(origin, "version.txt"), []byte(v+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitRun(origin, "add", "version.txt")
+		gitRun(origin, "commit", "-q", "-m", v)
+	}
+	second := gitRun(origin, "rev-parse", "HEAD~1")
+
+	req := f.request([]plan.Step{
+		taskStep("Checkout", 1, map[string]string{"checkout": "self", "fetchDepth": "1"}),
+		script("cat version.txt; git rev-parse HEAD"),
+	})
+	req.Repository = job.Repository{Name: "origin", URI: "file://" + origin, Branch: "refs/heads/main", Commit: second, Provider: "Git"}
+	rep, rec := f.run(context.Background(), req)
+	wantResults(t, rep, "Succeeded [Succeeded Succeeded]")
+	wantContains(t, "log", rec.log(1), "\ntwo\n"+second)
+
+	req.Repository.Commit = ""
+	rep, rec = f.run(context.Background(), req)
+	wantResults(t, rep, "Succeeded [Succeeded Succeeded]")
+	wantContains(t, "log", rec.log(1), "\nthree\n")
+
+	req.Repository.URI = "file://" + filepath.Join(t.TempDir(), "missing")
+	rep, rec = f.run(context.Background(), req)
+	wantResults(t, rep, "Failed [Failed Skipped]")
+	wantContains(t, "log", rec.log(0), "git clone exited with code")
 }
