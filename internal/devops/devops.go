@@ -87,8 +87,9 @@ type Service struct {
 	admins    map[PrincipalRef]bool
 	vmImages  map[string]string
 
-	hooksMu sync.Mutex
-	hooks   []ProjectDeleteHook
+	hooksMu   sync.Mutex
+	hooks     []ProjectDeleteHook
+	permHooks []func()
 }
 
 // New returns a Service over st, which must seal values at rest (the barrier), hashing
@@ -167,6 +168,24 @@ func (s *Service) OnProjectDelete(h ProjectDeleteHook) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.hooks = append(s.hooks, h)
+}
+
+// OnPermissionsChange registers fn, called after every committed change of pipeline
+// permissions (so that runs waiting for a permission can resume at once). fn must not block.
+// Call it while wiring, before the server serves requests.
+func (s *Service) OnPermissionsChange(fn func()) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.permHooks = append(s.permHooks, fn)
+}
+
+func (s *Service) permissionsChanged() {
+	s.hooksMu.Lock()
+	hooks := append([]func(){}, s.permHooks...)
+	s.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
 }
 
 func (s *Service) projectHooks() []ProjectDeleteHook {

@@ -153,6 +153,7 @@ func (s *Service) UpdatePipelinePermissions(ctx context.Context, org Organizatio
 	if err != nil {
 		return ResourcePermissions{}, storageError("update pipeline permissions", err)
 	}
+	s.permissionsChanged()
 	return rp, nil
 }
 
@@ -213,6 +214,7 @@ func (s *Service) UpdatePipelinePermissionsBatch(ctx context.Context, org Organi
 	if err != nil {
 		return nil, storageError("update pipeline permissions", err)
 	}
+	s.permissionsChanged()
 	return out, nil
 }
 
@@ -311,6 +313,7 @@ func (s *Service) authorizeResources(ctx context.Context, org Organization, proj
 	if err != nil {
 		return nil, storageError("authorize resources", err)
 	}
+	s.permissionsChanged()
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package devops
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -243,5 +244,57 @@ func TestPoolsQueuesAgents(t *testing.T) {
 	}
 	if err := f.svc.DeleteAgent(ctx, org, again.ID, 12345); !fault.Is(err, fault.NotFound) {
 		t.Errorf("delete missing agent: %v", err)
+	}
+}
+
+// TestPermissionsChangeHooks checks that every way of changing pipeline permissions tells
+// the registered hooks (runs waiting for a permission resume on it), and a failed change
+// does not.
+func TestPermissionsChangeHooks(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	org := f.org(t, "fabrikam")
+	p := f.project(t, org, "website")
+	d := f.definition(t, org, p, "one")
+	e, err := f.svc.CreateEndpoint(ctx, org, owner, wifInput("sc", p.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	f.svc.OnPermissionsChange(func() { calls++ })
+	allow := PermissionUpdate{Pipelines: []PipelineAuthorization{{PipelineID: d.ID, Authorized: true}}}
+	steps := []struct {
+		name string
+		fn   func() error
+		want int
+	}{
+		{"single", func() error {
+			_, err := f.svc.UpdatePipelinePermissions(ctx, org, p.ID, ResourceEndpoint, e.ID, owner, allow)
+			return err
+		}, 1},
+		{"batch", func() error {
+			_, err := f.svc.UpdatePipelinePermissionsBatch(ctx, org, p.ID, owner, []ResourcePermissionsUpdate{{ResourceEndpoint, e.ID, allow}})
+			return err
+		}, 2},
+		{"legacy definition view", func() error {
+			_, err := f.svc.AuthorizeDefinitionResources(ctx, org, p.ID, d.ID, owner, []ResourceReference{{Type: "endpoint", ID: e.ID, Authorized: true}})
+			return err
+		}, 3},
+		{"failed update", func() error {
+			_, err := f.svc.UpdatePipelinePermissions(ctx, org, p.ID, ResourceEndpoint, e.ID, owner,
+				PermissionUpdate{Pipelines: []PipelineAuthorization{{PipelineID: 99999, Authorized: true}}})
+			if err == nil {
+				return errors.New("authorizing an unknown pipeline succeeded")
+			}
+			return nil
+		}, 3},
+	}
+	for _, s := range steps {
+		if err := s.fn(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if calls != s.want {
+			t.Errorf("after %s: hooks called %d times, want %d", s.name, calls, s.want)
+		}
 	}
 }

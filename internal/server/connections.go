@@ -48,6 +48,7 @@ func (s *Server) openConnections(svc *devops.Service, runs func() *orchestrator.
 	if c.checks, err = checkpoint.New(s.store, svc, checkpoint.Config{Now: s.now}, log); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	svc.OnPermissionsChange(c.checks.Notify) // waiting runs resume as soon as they are permitted
 	if c.oidc, err = oidc.NewService(issuer, jobs, c.arm, log); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
