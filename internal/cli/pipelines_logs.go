@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,22 +66,15 @@ type logFollower struct {
 
 func (f *logFollower) run(ctx context.Context, follow bool) error {
 	for {
-		raw, err := f.d.Build(ctx, f.org, f.project, f.id)
+		finished, err := runCompleted(ctx, f.d, f.org, f.project, f.id)
 		if err != nil {
 			return err
 		}
-		var b struct {
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(raw, &b); err != nil {
-			return err
-		}
-		finished := b.Status == "completed"
 		records, err := timeline(ctx, f.d, f.org, f.project, f.id)
 		if err != nil {
 			return err
 		}
-		if follow {
+		if follow && !finished {
 			var fresh []timelineRecord
 			for _, cp := range waitingCheckpoints(records) {
 				if !f.warned[cp.ID] {

@@ -163,11 +163,10 @@ func (a *app) permitRun(ctx context.Context, t devopsTarget, runID int) (any, er
 	if err != nil {
 		return nil, err
 	}
-	records, err := timeline(ctx, d, org, project, runID)
+	waiting, err := runWaits(ctx, d, org, project, runID)
 	if err != nil {
 		return nil, err
 	}
-	waiting := waitingCheckpoints(records)
 	if len(waiting) == 0 {
 		return nil, errorf("Run %d is not waiting for a permission.", runID)
 	}

@@ -163,13 +163,41 @@ func waitingCheckpoints(records []timelineRecord) []timelineRecord {
 }
 
 // warnWaiting warns when run id waits for a permission, with what to run to permit it.
-// It only informs: errors reading the timeline are ignored.
+// It only informs: errors reading the run are ignored.
 func (a *app) warnWaiting(ctx context.Context, d client.DevOps, org, project string, id int) {
-	records, err := timeline(ctx, d, org, project, id)
+	waiting, err := runWaits(ctx, d, org, project, id)
 	if err != nil {
 		return
 	}
-	a.warnCheckpoints(ctx, d, org, project, id, waitingCheckpoints(records))
+	a.warnCheckpoints(ctx, d, org, project, id, waiting)
+}
+
+// runWaits returns the checkpoints a run that has not completed waits on.
+func runWaits(ctx context.Context, d client.DevOps, org, project string, id int) ([]timelineRecord, error) {
+	done, err := runCompleted(ctx, d, org, project, id)
+	if err != nil || done {
+		return nil, err
+	}
+	records, err := timeline(ctx, d, org, project, id)
+	if err != nil {
+		return nil, err
+	}
+	return waitingCheckpoints(records), nil
+}
+
+// runCompleted reports whether a run (build) has completed.
+func runCompleted(ctx context.Context, d client.DevOps, org, project string, id int) (bool, error) {
+	raw, err := d.Build(ctx, org, project, id)
+	if err != nil {
+		return false, err
+	}
+	var b struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		return false, err
+	}
+	return b.Status == "completed", nil
 }
 
 func (a *app) warnCheckpoints(ctx context.Context, d client.DevOps, org, project string, id int, waiting []timelineRecord) {
