@@ -14,18 +14,19 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// TestTutorial walks tutorial-flow.md from §1 to §6 with the CLI, once per identity
-// alternative (testdata/tutorial): a real server in-process over real HTTPS, and a real
-// `keystage agent` process that runs the pipeline's jobs.
+// TestDevOpsScripts runs the scripts of testdata/devops: the devops and pipelines commands
+// of the CLI against a real server in-process over real HTTPS. tutorial_*.txtar walk
+// tutorial-flow.md from §1 to §6, once per identity alternative, with a real `keystage
+// agent` process that runs the pipeline's jobs.
 //
 // The one thing that differs from a deployment is how the agent resolves vault host names
 // ({vault}.vault.localhost): on a real machine `keystage hosts --apply` adds them to
 // /etc/hosts, which a test must not edit. The scripts give the agent HTTPS_PROXY=$VAULT_PROXY,
 // a CONNECT proxy that sends those names to the server's address; Go's proxy rules keep
 // every request to localhost (the server itself) direct.
-func TestTutorial(t *testing.T) {
+func TestDevOpsScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "tutorial"),
+		Dir: filepath.Join("testdata", "devops"),
 		Setup: func(env *testscript.Env) error {
 			if err := startScriptServer(env); err != nil {
 				return err
