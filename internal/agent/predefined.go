@@ -12,8 +12,8 @@ import (
 // AgentVersion is the Azure Pipelines agent version Keystage reports as Agent.Version.
 const AgentVersion = "4.260.0"
 
-// agentOS is Agent.OS for this machine.
-func agentOS() string {
+// OS is Agent.OS for this machine: Linux, Darwin or Windows_NT.
+func OS() string {
 	switch runtime.GOOS {
 	case "linux":
 		return "Linux"
@@ -25,8 +25,8 @@ func agentOS() string {
 	return runtime.GOOS
 }
 
-// agentArch is Agent.OSArchitecture for this machine.
-func agentArch() string {
+// OSArchitecture is Agent.OSArchitecture for this machine: X64, X86, ARM64 or ARM.
+func OSArchitecture() string {
 	switch runtime.GOARCH {
 	case "amd64":
 		return "X64"
@@ -111,8 +111,8 @@ func (e *Executor) predefined(req *job.Request, l layout) []job.Variable {
 		{"Agent.WorkFolder", l.work},
 		{"Agent.RootDirectory", l.work},
 		{"Agent.HomeDirectory", e.cfg.HomeDirectory},
-		{"Agent.OS", agentOS()},
-		{"Agent.OSArchitecture", agentArch()},
+		{"Agent.OS", OS()},
+		{"Agent.OSArchitecture", OSArchitecture()},
 		{"Agent.JobName", jobDisplay},
 		{"Agent.Name", name},
 		{"Agent.Id", strconv.Itoa(e.cfg.AgentID)},

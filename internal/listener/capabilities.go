@@ -2,7 +2,6 @@ package listener
 
 import (
 	"os"
-	"runtime"
 	"strings"
 
 	"github.com/keystage/keystage/internal/agent"
@@ -40,8 +39,8 @@ func systemCapabilities(name, workDir string, environ []string) map[string]strin
 	for k, v := range map[string]string{
 		"Agent.Name":           name,
 		"Agent.Version":        agent.AgentVersion,
-		"Agent.OS":             agentOS(),
-		"Agent.OSArchitecture": agentArch(),
+		"Agent.OS":             agent.OS(),
+		"Agent.OSArchitecture": agent.OSArchitecture(),
 		"Agent.ComputerName":   host,
 		"Agent.HomeDirectory":  home,
 		"Agent.WorkFolder":     workDir,
@@ -61,29 +60,3 @@ func looksSecret(name string) bool {
 	return false
 }
 
-// agentOS and agentArch spell the platform as Agent.OS and Agent.OSArchitecture do.
-func agentOS() string {
-	switch runtime.GOOS {
-	case "linux":
-		return "Linux"
-	case "darwin":
-		return "Darwin"
-	case "windows":
-		return "Windows_NT"
-	}
-	return runtime.GOOS
-}
-
-func agentArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "X64"
-	case "386":
-		return "X86"
-	case "arm64":
-		return "ARM64"
-	case "arm":
-		return "ARM"
-	}
-	return strings.ToUpper(runtime.GOARCH)
-}
