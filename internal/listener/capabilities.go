@@ -59,4 +59,3 @@ func looksSecret(name string) bool {
 	}
 	return false
 }
-
