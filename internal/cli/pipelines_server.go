@@ -101,7 +101,8 @@ func (a *app) pipelinesCreate() *cobra.Command {
 --repository is a Git clone URL, or a directory on the server's machine, which the server
 reads as it is on disk (its working tree; the commit of a Git work tree is HEAD's) and
 agents copy: it must exist on the agents' machine too. With --repository-type git a
-directory is cloned by the server at the run's branch instead (its committed files).`,
+directory is cloned instead, through its file:// URL, at the run's branch (its committed
+files), by the server and by the agents.`,
 		example: `  keystage pipelines create --name tutorial --repository ~/src/tutorial --branch main --yaml-path azure-pipelines.yml`,
 		table:   pipelineTable,
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
