@@ -43,13 +43,26 @@ func (t *devopsTarget) flags(f *pflag.FlagSet) {
 	f.StringVarP(&t.project, "project", "p", "", "Name or ID of the project; default 'devops configure --defaults project=…'")
 }
 
-// devops returns the signed-in DevOps client and the organization's name.
+// envDevOpsPAT is az devops' environment variable for a personal access token. When it is
+// set, devops and pipelines commands authenticate with it instead of the signed-in
+// principal's tokens, and need no 'keystage login' when --organization is a URL (the
+// server's certificate must then be trusted, e.g. through SSL_CERT_FILE).
+const envDevOpsPAT = "AZURE_DEVOPS_EXT_PAT"
+
+// devops returns the DevOps client and the organization's name.
 func (a *app) devops(t devopsTarget) (client.DevOps, string, error) {
-	c, err := a.signedIn()
+	given := a.defaultOf(t.org, "organization")
+	pat := a.env.getenv(envDevOpsPAT)
+	var c *client.Client
+	var err error
+	if _, perr := a.st.loadProfile(); pat != "" && perr != nil && strings.Contains(given, "://") {
+		c, err = a.patClient(given)
+	} else {
+		c, err = a.signedIn()
+	}
 	if err != nil {
 		return client.DevOps{}, "", err
 	}
-	given := a.defaultOf(t.org, "organization")
 	if given == "" {
 		return client.DevOps{}, "", usageErrorf("--organization must be specified. The value should be the URL of your Keystage organization, for example %s/MyOrganization, or its name. You can set a default value by running: keystage devops configure --defaults organization=%s/MyOrganization", c.URL(), c.URL())
 	}
@@ -57,8 +70,35 @@ func (a *app) devops(t devopsTarget) (client.DevOps, string, error) {
 	if err != nil {
 		return client.DevOps{}, "", err
 	}
-	return c.DevOps(), org, nil
+	d := c.DevOps()
+	if pat != "" {
+		d = d.WithPAT(pat)
+	}
+	return d, org, nil
 }
+
+// patClient is a client of the server of an organization URL for a personal access token
+// alone: it has no credential for other APIs.
+func (a *app) patClient(orgURL string) (*client.Client, error) {
+	u, err := url.Parse(orgURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, usageErrorf("--organization %q is not an https URL", orgURL)
+	}
+	hc, err := client.NewHTTPClient(client.TransportConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return client.New(client.Config{URL: "https://" + u.Host, HTTPClient: hc, Logger: a.logger(), Credential: patOnly{}})
+}
+
+// patOnly is the credential of a client that has only a personal access token.
+type patOnly struct{}
+
+func (patOnly) Token(context.Context, string) (client.Token, error) {
+	return client.Token{}, errorf("Only %s is set, which serves devops and pipelines commands: run 'keystage login' for this one.", envDevOpsPAT)
+}
+
+func (patOnly) TenantID() string { return "" }
 
 // devopsProject is devops plus the project (a name or an id).
 func (a *app) devopsProject(t devopsTarget) (client.DevOps, string, string, error) {

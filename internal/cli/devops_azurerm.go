@@ -101,23 +101,32 @@ func (a *app) createAzureRM(ctx context.Context, r azureRM) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := a.findSubscription(r.subscriptionID)
-	if err != nil && r.subscriptionID == "" {
-		return nil, err
-	}
-	subID, subName := r.subscriptionID, r.subscriptionName
-	if err == nil {
-		subID = sub.ID
-		if subName == "" {
-			subName = sub.Name
+	// Signed in, the subscription and tenant default to the account's; with only a
+	// personal access token they must be given.
+	subID, subName, tenant := r.subscriptionID, r.subscriptionName, r.tenantID
+	if a.prof != nil {
+		sub, err := a.findSubscription(r.subscriptionID)
+		if err != nil && r.subscriptionID == "" {
+			return nil, err
 		}
+		if err == nil {
+			subID = sub.ID
+			if subName == "" {
+				subName = sub.Name
+			}
+		}
+		if tenant == "" {
+			tenant = a.prof.TenantID
+		}
+	}
+	switch {
+	case subID == "":
+		return nil, requiredError("--azure-rm-subscription-id")
+	case tenant == "":
+		return nil, requiredError("--azure-rm-tenant-id")
 	}
 	if subName == "" {
 		subName = subID
-	}
-	tenant := r.tenantID
-	if tenant == "" {
-		tenant = a.prof.TenantID
 	}
 	params := map[string]string{"tenantid": tenant, "serviceprincipalid": r.clientID}
 	data := map[string]string{
