@@ -133,7 +133,7 @@ files), by the server and by the agents.`,
 				}
 				run, err := d.RunPipeline(ctx, org, project, def.ID, client.RunOptions{Branch: n.Branch})
 				if err != nil {
-					return nil, err
+					return nil, errorf("Pipeline %d was created, but queuing its first run failed: %s", def.ID, asCLIError(err).Error())
 				}
 				var r struct {
 					ID int `json:"id"`
