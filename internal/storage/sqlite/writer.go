@@ -92,7 +92,7 @@ func (db *DB) commit(stmts *txStmts, batch []*writeReq) {
 			}
 		}
 	}
-	if _, err := db.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := stmts.begin.ExecContext(ctx); err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		db.reply(batch, results)
 		return
@@ -103,33 +103,36 @@ func (db *DB) commit(stmts *txStmts, batch []*writeReq) {
 			results[i].err = err
 			continue
 		}
-		if _, err := db.conn.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := stmts.savepoint.ExecContext(ctx); err != nil {
 			fail(fmt.Errorf("sqlite: savepoint: %w", err))
-			db.rollback(ctx)
+			db.rollback(ctx, stmts)
 			db.reply(batch, results)
 			return
 		}
 		results[i] = call(r.fn, tx)
-		end := "RELEASE w"
+		var err error
 		if results[i].err != nil || results[i].panicked != nil {
-			end = "ROLLBACK TO w; RELEASE w"
+			_, err = stmts.rollbackTo.ExecContext(ctx)
 		}
-		if _, err := db.conn.ExecContext(ctx, end); err != nil {
+		if err == nil {
+			_, err = stmts.release.ExecContext(ctx)
+		}
+		if err != nil {
 			fail(fmt.Errorf("sqlite: savepoint: %w", err))
-			db.rollback(ctx)
+			db.rollback(ctx, stmts)
 			db.reply(batch, results)
 			return
 		}
 	}
-	if _, err := db.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		db.rollback(ctx)
+	if _, err := stmts.commit.ExecContext(ctx); err != nil {
+		db.rollback(ctx, stmts)
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	db.reply(batch, results)
 }
 
-func (db *DB) rollback(ctx context.Context) {
-	if _, err := db.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+func (db *DB) rollback(ctx context.Context, stmts *txStmts) {
+	if _, err := stmts.rollback.ExecContext(ctx); err != nil {
 		db.log.Error("sqlite: rollback failed", "err", err)
 	}
 }
@@ -150,9 +153,11 @@ func call(fn func(storage.Store) error, tx storage.Store) (res writeResult) {
 	return writeResult{err: fn(tx)}
 }
 
-// txStmts are the writer connection's prepared statements.
+// txStmts are the writer connection's prepared statements: the data statements and the
+// transaction control the writer runs around every batch and every writer in it.
 type txStmts struct {
-	get, list, put, del *sql.Stmt
+	get, list, put, del                                     *sql.Stmt
+	begin, savepoint, release, rollbackTo, commit, rollback *sql.Stmt
 }
 
 func prepareTx(conn *sql.Conn) (*txStmts, error) {
@@ -167,6 +172,12 @@ func prepareTx(conn *sql.Conn) (*txStmts, error) {
 		{&s.list, listQuery},
 		{&s.put, `INSERT INTO entries(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`},
 		{&s.del, `DELETE FROM entries WHERE key = ?`},
+		{&s.begin, `BEGIN IMMEDIATE`},
+		{&s.savepoint, `SAVEPOINT w`},
+		{&s.release, `RELEASE w`},
+		{&s.rollbackTo, `ROLLBACK TO w`},
+		{&s.commit, `COMMIT`},
+		{&s.rollback, `ROLLBACK`},
 	} {
 		if *p.dst, err = conn.PrepareContext(ctx, p.query); err != nil {
 			s.close()
@@ -177,7 +188,7 @@ func prepareTx(conn *sql.Conn) (*txStmts, error) {
 }
 
 func (s *txStmts) close() {
-	for _, st := range []*sql.Stmt{s.get, s.list, s.put, s.del} {
+	for _, st := range []*sql.Stmt{s.get, s.list, s.put, s.del, s.begin, s.savepoint, s.release, s.rollbackTo, s.commit, s.rollback} {
 		if st != nil {
 			st.Close()
 		}
