@@ -166,10 +166,10 @@ func (s *Service) fillEndpoint(e *ServiceEndpoint, in EndpointInput, old map[str
 		if err := requireGUIDs(params, ParamTenantID); err != nil {
 			return nil, err
 		}
-		if id := params[ParamServicePrincipalID]; id != "" {
-			if err := requireGUIDs(params, ParamServicePrincipalID); err != nil {
-				return nil, err
-			}
+		// The identity is named by its client id: Keystage has no agent machine identity to
+		// fall back on, as Azure's managed identity connections without one do.
+		if err := requireGUIDs(params, ParamTenantID, ParamServicePrincipalID); err != nil {
+			return nil, err
 		}
 	default:
 		return nil, BadRequest("The authorization scheme %q is not supported for AzureRM; use WorkloadIdentityFederation, ServicePrincipal or ManagedServiceIdentity.", clip(in.Scheme))

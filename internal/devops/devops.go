@@ -72,6 +72,13 @@ type Config struct {
 	// DefaultPATLifetime is the lifetime of a personal access token created without an
 	// expiry (DefaultPATLifetime); no token lives longer than MaxPATLifetime.
 	DefaultPATLifetime time.Duration
+	// ManagedIdentityUse authorizes caller to put the user-assigned managed identity whose
+	// client id is clientID (in tenantID) behind a ManagedServiceIdentity service connection:
+	// every run the connection is permitted for gets that identity's tokens, so the caller
+	// must be allowed to assign the identity (Azure's rule:
+	// Microsoft.ManagedIdentity/userAssignedIdentities/assign/action on it). It returns nil
+	// or a *fault.Error to answer with. Nil refuses every ManagedServiceIdentity connection.
+	ManagedIdentityUse func(ctx context.Context, caller IdentityRef, tenantID, clientID string) error
 	// Now returns the current time (time.Now).
 	Now func() time.Time
 }

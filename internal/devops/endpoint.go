@@ -103,6 +103,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, org Organization, by Ident
 	if err != nil {
 		return ServiceEndpoint{}, err
 	}
+	if err := s.checkIdentityUse(ctx, by, e); err != nil {
+		return ServiceEndpoint{}, err
+	}
 	err = s.st.Update(ctx, func(tx storage.Store) error {
 		refs, err := s.resolveEndpointProjects(ctx, tx, org.ID, in.Projects, e.Name)
 		if err != nil {
@@ -222,9 +225,9 @@ func (f EndpointFilter) matches(e ServiceEndpoint, nameInProject string) bool {
 	return true
 }
 
-// UpdateEndpoint replaces the endpoint's properties. Secret parameters that are absent or
-// empty keep their values when the scheme is unchanged.
-func (s *Service) UpdateEndpoint(ctx context.Context, org Organization, id string, in EndpointInput) (ServiceEndpoint, error) {
+// UpdateEndpoint replaces the endpoint's properties on behalf of by. Secret parameters that
+// are absent or empty keep their values when the scheme is unchanged.
+func (s *Service) UpdateEndpoint(ctx context.Context, org Organization, by IdentityRef, id string, in EndpointInput) (ServiceEndpoint, error) {
 	var e ServiceEndpoint
 	err := s.st.Update(ctx, func(tx storage.Store) error {
 		old, err := s.endpoint(ctx, tx, org.ID, id)
@@ -241,6 +244,9 @@ func (s *Service) UpdateEndpoint(ctx context.Context, org Organization, id strin
 		}
 		secrets, err := s.fillEndpoint(&e, in, oldSecrets)
 		if err != nil {
+			return err
+		}
+		if err := s.checkIdentityUse(ctx, by, e); err != nil {
 			return err
 		}
 		if in.Projects != nil {
@@ -484,4 +490,16 @@ func checkEndpointName(name string) error {
 		return BadRequest("The service connection name %q is invalid: use 1 to 256 characters without control characters or leading and trailing spaces.", clip(name))
 	}
 	return nil
+}
+
+// checkIdentityUse applies Config.ManagedIdentityUse to a ManagedServiceIdentity endpoint:
+// without it, anyone who may create a connection could borrow any identity's tokens.
+func (s *Service) checkIdentityUse(ctx context.Context, by IdentityRef, e ServiceEndpoint) error {
+	if e.Scheme != SchemeManagedServiceIdentity {
+		return nil
+	}
+	if s.cfg.ManagedIdentityUse == nil {
+		return fault.New(fault.Forbidden, "ManagedIdentityUseNotAllowed", "ManagedServiceIdentity service connections are not enabled on this server.")
+	}
+	return s.cfg.ManagedIdentityUse(ctx, by, e.Parameters[ParamTenantID], e.Parameters[ParamServicePrincipalID])
 }

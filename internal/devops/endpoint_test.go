@@ -37,7 +37,7 @@ func TestEndpointWorkloadIdentity(t *testing.T) {
 	// Values a client echoes back are computed, never stored.
 	in := wifInput("my-sc")
 	in.Parameters[ParamWIFSubject] = "sc://evil/x/y"
-	up, err := f.svc.UpdateEndpoint(ctx, org, e.ID, in)
+	up, err := f.svc.UpdateEndpoint(ctx, org, owner, e.ID, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +99,14 @@ func TestEndpointSecrets(t *testing.T) {
 	// An update without the secret keeps it; with a new one replaces it.
 	delete(in.Parameters, "serviceprincipalkey")
 	in.Description = "changed"
-	if _, err := f.svc.UpdateEndpoint(ctx, org, e.ID, in); err != nil {
+	if _, err := f.svc.UpdateEndpoint(ctx, org, owner, e.ID, in); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := f.svc.EndpointSecrets(ctx, org, e.ID); s[ParamServicePrincipal] != "s3cr3t-canary" {
 		t.Errorf("secret lost on update: %v", s)
 	}
 	in.Parameters["serviceprincipalkey"] = "new"
-	if _, err := f.svc.UpdateEndpoint(ctx, org, e.ID, in); err != nil {
+	if _, err := f.svc.UpdateEndpoint(ctx, org, owner, e.ID, in); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := f.svc.EndpointSecrets(ctx, org, e.ID); s[ParamServicePrincipal] != "new" {
@@ -114,7 +114,7 @@ func TestEndpointSecrets(t *testing.T) {
 	}
 	// Switching to federation drops the secret.
 	w := wifInput("spn")
-	if _, err := f.svc.UpdateEndpoint(ctx, org, e.ID, w); err != nil {
+	if _, err := f.svc.UpdateEndpoint(ctx, org, owner, e.ID, w); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := f.svc.EndpointSecrets(ctx, org, e.ID); len(s) != 0 {
@@ -122,7 +122,7 @@ func TestEndpointSecrets(t *testing.T) {
 	}
 	// Switching back needs a secret again.
 	delete(in.Parameters, "serviceprincipalkey")
-	if _, err := f.svc.UpdateEndpoint(ctx, org, e.ID, in); !fault.Is(err, fault.BadRequest) {
+	if _, err := f.svc.UpdateEndpoint(ctx, org, owner, e.ID, in); !fault.Is(err, fault.BadRequest) {
 		t.Errorf("service principal without a key: %v", err)
 	}
 }
@@ -160,7 +160,7 @@ func TestEndpointValidation(t *testing.T) {
 		})
 	}
 	msi := EndpointInput{Name: "msi", Type: "AzureRM", Scheme: "ManagedServiceIdentity",
-		Parameters: map[string]string{"tenantid": testTenant},
+		Parameters: map[string]string{"tenantid": testTenant, "serviceprincipalid": ownedMI},
 		Data:       map[string]string{"subscriptionId": "33333333-3333-3333-3333-333333333333", "custom": "kept"},
 		Projects:   []EndpointProjectInput{{Project: "website"}}}
 	e, err := f.svc.CreateEndpoint(ctx, org, owner, msi)
@@ -234,5 +234,52 @@ func TestEndpointSharingAndDeletion(t *testing.T) {
 	// The name can be used again.
 	if _, err := f.svc.CreateEndpoint(ctx, org, owner, wifInput("sc", "alpha")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestManagedIdentityConnectionsNeedTheRightToAssign guards against borrowing an identity:
+// a ManagedServiceIdentity connection hands its identity's tokens to every permitted run, so
+// creating or changing one needs the right to assign that identity.
+func TestManagedIdentityConnectionsNeedTheRightToAssign(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	org := f.org(t, "fabrikam")
+	f.project(t, org, "website")
+	msi := func(clientID string) EndpointInput {
+		return EndpointInput{Name: "msi", Type: "AzureRM", Scheme: "ManagedServiceIdentity",
+			Parameters: map[string]string{"tenantid": testTenant, "serviceprincipalid": clientID},
+			Data:       map[string]string{"subscriptionId": "33333333-3333-3333-3333-333333333333"},
+			Projects:   []EndpointProjectInput{{Project: "website"}}}
+	}
+	const victim = "eeeeeeee-eeee-eeee-eeee-eeeeeeeeeeee"
+	if _, err := f.svc.CreateEndpoint(ctx, org, owner, msi(victim)); !fault.Is(err, fault.Forbidden) {
+		t.Fatalf("connection to an identity the caller may not assign: %v, want Forbidden", err)
+	}
+	noIdentity := msi("")
+	delete(noIdentity.Parameters, "serviceprincipalid")
+	if _, err := f.svc.CreateEndpoint(ctx, org, owner, noIdentity); !fault.Is(err, fault.BadRequest) {
+		t.Fatalf("connection naming no identity: %v, want BadRequest", err)
+	}
+	e, err := f.svc.CreateEndpoint(ctx, org, owner, msi(ownedMI))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.UpdateEndpoint(ctx, org, owner, e.ID, msi(victim)); !fault.Is(err, fault.Forbidden) {
+		t.Fatalf("switching a connection to another identity: %v, want Forbidden", err)
+	}
+	other := IdentityRef{ID: otherOID, TenantID: testTenant}
+	if _, err := f.svc.UpdateEndpoint(ctx, org, other, e.ID, msi(ownedMI)); !fault.Is(err, fault.Forbidden) {
+		t.Fatalf("an updater without the right kept the identity: %v, want Forbidden", err)
+	}
+	got, err := f.svc.Endpoint(ctx, org, e.ID)
+	if err != nil || got.Parameters["serviceprincipalid"] != ownedMI {
+		t.Errorf("after refused updates the connection is %+v, %v", got.Parameters, err)
+	}
+
+	f2 := newFixture(t, func(c *Config) { c.ManagedIdentityUse = nil })
+	org2 := f2.org(t, "contoso")
+	f2.project(t, org2, "website")
+	if _, err := f2.svc.CreateEndpoint(ctx, org2, owner, msi(ownedMI)); !fault.Is(err, fault.Forbidden) {
+		t.Errorf("without a policy a managed identity connection was created: %v", err)
 	}
 }

@@ -15,7 +15,17 @@ const (
 	adminOID   = "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa"
 	ownerOID   = "bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb"
 	otherOID   = "cccccccc-cccc-cccc-cccc-cccccccccccc"
+	// ownedMI is the client id of the one managed identity the owner may assign.
+	ownedMI = "dddddddd-dddd-dddd-dddd-dddddddddddd"
 )
+
+// testIdentityUse lets the owner assign ownedMI and nobody anything else.
+func testIdentityUse(ctx context.Context, caller IdentityRef, tenantID, clientID string) error {
+	if caller.ID == ownerOID && clientID == ownedMI {
+		return nil
+	}
+	return fault.New(fault.Forbidden, "AuthorizationFailed", "%s may not assign identity %s", caller.ID, clientID)
+}
 
 var (
 	admin = IdentityRef{ID: adminOID, TenantID: testTenant, DisplayName: "Keystage Administrator"}
@@ -33,11 +43,12 @@ func newFixture(t *testing.T, mod ...func(*Config)) *fixture {
 	st := identitytest.Open(t, "sqlite")
 	clock := identitytest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	cfg := Config{
-		ServerURL:      "https://keystage.test:8443",
-		Administrators: []PrincipalRef{{TenantID: testTenant, ObjectID: adminOID}},
-		ReservedName:   func(n string) bool { return n == "healthz" || n == "subscriptions" },
-		VMImagePools:   map[string]string{"windows-latest": "Windows"},
-		Now:            clock.Now,
+		ServerURL:          "https://keystage.test:8443",
+		Administrators:     []PrincipalRef{{TenantID: testTenant, ObjectID: adminOID}},
+		ReservedName:       func(n string) bool { return n == "healthz" || n == "subscriptions" },
+		VMImagePools:       map[string]string{"windows-latest": "Windows"},
+		Now:                clock.Now,
+		ManagedIdentityUse: testIdentityUse,
 	}
 	for _, m := range mod {
 		m(&cfg)

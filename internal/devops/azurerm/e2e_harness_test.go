@@ -57,7 +57,7 @@ func newStack(t *testing.T) *stack {
 	s.vaults = w.ServeVaults(t, nil)
 	s.armAPI = newARMStandIn(w)
 	var err error
-	s.devops, err = devops.New(w.Store, w.Store, devops.Config{ServerURL: w.URL}, nil)
+	s.devops, err = devops.New(w.Store, w.Store, devops.Config{ServerURL: w.URL, ManagedIdentityUse: anyIdentity}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,7 +203,7 @@ func (h *Handler) updateEndpoint(rq *Request) error {
 	if b.ProjectReferences == nil {
 		in.Projects = nil
 	}
-	e, err := h.svc.UpdateEndpoint(rq.R.Context(), rq.Org, id, in)
+	e, err := h.svc.UpdateEndpoint(rq.R.Context(), rq.Org, rq.Caller.Identity(), id, in)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (h *Handler) updateEndpoints(rq *Request) error {
 		if b.ProjectReferences == nil {
 			in.Projects = nil
 		}
-		e, err := h.svc.UpdateEndpoint(rq.R.Context(), rq.Org, b.ID, in)
+		e, err := h.svc.UpdateEndpoint(rq.R.Context(), rq.Org, rq.Caller.Identity(), b.ID, in)
 		if err != nil {
 			return err
 		}
