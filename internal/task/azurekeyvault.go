@@ -310,9 +310,9 @@ func provisionScriptText(scheme, subscriptionID, principalID, vault string) stri
 	return fmt.Sprintf(`$ErrorActionPreference="Stop";
 # Grants the service connection's identity (%s, scheme %s) the secret permissions
 # AzureKeyVault@2 needs on key vault %s: Get and List.
-az account set --subscription %s;
-$objectId = (az ad sp show --id %s --query id --output tsv);
-az keyvault set-policy --name %s --object-id $objectId --secret-permissions get list;
+keystage account set --subscription %s;
+$objectId = (keystage ad sp show --id %s --query id --output tsv);
+keystage keyvault set-policy --name %s --object-id $objectId --secret-permissions get list;
 `, principalID, scheme, vault, subscriptionID, principalID, vault)
 }
 

@@ -255,7 +255,7 @@ func TestAzureKeyVaultForbiddenHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "az keyvault set-policy --name kv --object-id $objectId --secret-permissions get list") {
+	if !strings.Contains(string(b), "keystage keyvault set-policy --name kv --object-id $objectId --secret-permissions get list") {
 		t.Errorf("script:\n%s", b)
 	}
 	wantLines(t, h.lines(), "##vso[task.logissue type=error;code=Forbidden;]", "Uploading "+script+" as attachment", "##vso[task.uploadfile]"+script)

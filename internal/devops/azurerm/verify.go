@@ -235,7 +235,7 @@ func (s *Service) readScope(ctx context.Context, t verifyTarget, tok string) Ver
 	if t.resourceGroup != "" {
 		scope += "/resourceGroups/" + t.resourceGroup
 	}
-	grant := fmt.Sprintf("grant the identity Reader on the %s (az role assignment create --assignee %s --role Reader --scope %s)", scopeWord(t), t.clientID, scope)
+	grant := fmt.Sprintf("grant the identity Reader on the %s (keystage role assignment create --assignee %s --role Reader --scope %s)", scopeWord(t), t.clientID, scope)
 	switch {
 	case resp.StatusCode == http.StatusForbidden:
 		return failed(status, fmt.Sprintf("The identity got a token but may not read %s: %s. (%s)", what, grant, detail))

@@ -46,7 +46,7 @@ func TestVerifyServicePrincipal(t *testing.T) {
 
 	res := w.verify(t, sp.ID, nil)
 	wantFailure(t, res, "NotFound", "Subscription "+subscriptionID+" was not found, or the identity cannot see it",
-		"grant the identity Reader on the subscription (az role assignment create --assignee "+app.AppID+" --role Reader --scope /subscriptions/"+subscriptionID+")",
+		"grant the identity Reader on the subscription (keystage role assignment create --assignee "+app.AppID+" --role Reader --scope /subscriptions/"+subscriptionID+")",
 		"SubscriptionNotFound")
 
 	w.reader(app.ServicePrincipalID)

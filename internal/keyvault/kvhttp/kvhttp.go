@@ -147,7 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v, ok := h.dir.LookupVault(c.vault)
 	if !ok {
 		h.fail(w, &c, fault.New(fault.NotFound, "VaultNotFound",
-			"There is no vault named %q on this Keystage server. Create it first (az keyvault create).", clip(c.vault)))
+			"There is no vault named %q on this Keystage server. Create it first (keystage keyvault create).", clip(c.vault)))
 		return
 	}
 	claims, err := h.authenticate(r, &v)
