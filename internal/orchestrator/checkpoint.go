@@ -14,15 +14,17 @@ import (
 // checkpoint is a check a run waits on before it starts; its id is the id of its
 // Checkpoint.* timeline record.
 type checkpoint struct {
-	ID        string    `json:"id"`
-	Stage     string    `json:"stage"`
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name"`
-	Message   string    `json:"message,omitempty"`
-	Resource  string    `json:"resource,omitempty"`
-	Created   time.Time `json:"created"`
-	Decided   bool      `json:"decided,omitempty"`
-	Approved  bool      `json:"approved,omitempty"`
+	ID       string    `json:"id"`
+	Stage    string    `json:"stage"`
+	Kind     string    `json:"kind"`
+	Name     string    `json:"name"`
+	Message  string    `json:"message,omitempty"`
+	Resource string    `json:"resource,omitempty"`
+	Created  time.Time `json:"created"`
+	Decided  bool      `json:"decided,omitempty"`
+	Approved bool      `json:"approved,omitempty"`
+	// Canceled is set when the run was canceled while the checkpoint waited.
+	Canceled  bool      `json:"canceled,omitempty"`
 	DecidedAt time.Time `json:"decidedAt,omitzero"`
 	DecidedBy string    `json:"decidedBy,omitempty"`
 }
@@ -64,6 +66,15 @@ func (tl *tlState) pending() bool {
 		}
 	}
 	return false
+}
+
+// cancelCheckpoints ends every checkpoint still waiting: the run was canceled.
+func (tl *tlState) cancelCheckpoints(now time.Time) {
+	for _, cp := range tl.Checkpoints {
+		if !cp.Decided {
+			cp.Decided, cp.Canceled, cp.DecidedAt = true, true, now.UTC()
+		}
+	}
 }
 
 // decide records a decision on a checkpoint. When the last one is approved the run starts;

@@ -121,6 +121,24 @@ func TestCheckpoints(t *testing.T) {
 	}
 	a.run(a.mustPoll(), job.Succeeded)
 	f.waitDone(run.ID)
+
+	// Canceled while waiting: the run ends canceled and its checkpoint records complete.
+	run = f.queue(pl, QueueOptions{})
+	if _, err := f.svc.Cancel(ctx, proj, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.waitDone(run.ID); r.Result != ResultCanceled {
+		t.Errorf("run canceled while waiting: %s", r.Result)
+	}
+	tl, _ = f.svc.Timeline(ctx, proj, run.ID)
+	for _, rec := range tl.Records {
+		if strings.HasPrefix(rec.Type, "Checkpoint") && (rec.State != StateCompleted || rec.Result != "canceled") {
+			t.Errorf("record %s of a canceled waiting run: %s/%s, want completed/canceled", rec.Type, rec.State, rec.Result)
+		}
+	}
+	if cps, _ := f.svc.Checkpoints(ctx, proj, run.ID); len(cps) != 1 || cps[0].Pending {
+		t.Errorf("checkpoints of a canceled run = %+v, want one, not pending", cps)
+	}
 }
 
 func TestClassicPipeline(t *testing.T) {

@@ -319,6 +319,8 @@ func (r *activeRun) apply(ev *runEvent, now time.Time) error {
 		r.dirtyState, r.dirtyRec = true, true
 		if r.held {
 			r.held = false // a canceled run stops waiting; Next skips what cancel allows
+			r.tl.cancelCheckpoints(now)
+			r.dirtyTL = true
 		}
 	case evCheckpoint:
 		return r.decide(ev.checkpointID, ev.approved, now)

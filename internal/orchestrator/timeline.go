@@ -140,7 +140,10 @@ func buildTimeline(planID string, st *run.State, tl *tlState, now time.Time) Tim
 			}
 			cid := recordID(planID, "checkpoint/"+cp.ID)
 			state, result := StateInProgress, ""
-			if cp.Decided {
+			switch {
+			case cp.Canceled:
+				state, result = StateCompleted, "canceled"
+			case cp.Decided:
 				state, result = StateCompleted, map[bool]string{true: "succeeded", false: "failed"}[cp.Approved]
 			}
 			add(TimelineRecord{ID: cid, ParentID: sid, Type: RecordCheckpoint, Name: "Checkpoint", Order: 0,
