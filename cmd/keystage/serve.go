@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +26,7 @@ func newServeCommand(stderr io.Writer, getenv func(string) string) *cobra.Comman
 		logLevel    string
 		logFormat   string
 		extraNames  []string
+		pprofAddr   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -64,6 +69,13 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 			if err != nil {
 				return err
 			}
+			if pprofAddr != "" {
+				stop, err := servePprof(pprofAddr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			fmt.Fprintf(stderr, "Keystage is serving at %s (data directory %s)\n", srv.URL(), cfg.DataDir)
 			return srv.Serve(cmd.Context())
 		},
@@ -76,6 +88,7 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 	f.StringVar(&cfg.VaultSuffix, "vault-suffix", envOr(getenv, "KEYSTAGE_VAULT_SUFFIX", server.DefaultVaultSuffix), "DNS suffix of vault host names: vault NAME is https://NAME.SUFFIX:PORT (KEYSTAGE_VAULT_SUFFIX)")
 	f.StringSliceVar(&extraNames, "tls-name", nil, "extra DNS name or IP address for the server certificate (repeatable)")
 	f.StringVar(&rootKeyFile, "root-key-file", "", "read the root key from this file instead of DATA_DIR/root.key (KEYSTAGE_ROOT_KEY gives it directly)")
+	f.StringVar(&pprofAddr, "pprof-addr", getenv("KEYSTAGE_PPROF_ADDR"), "serve Go's pprof profiles over plain HTTP on this address, e.g. 127.0.0.1:6060; keep it on loopback (KEYSTAGE_PPROF_ADDR)")
 	f.StringVar(&logLevel, "log-level", envOr(getenv, "KEYSTAGE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (KEYSTAGE_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr(getenv, "KEYSTAGE_LOG_FORMAT", "text"), "log format: text or json (KEYSTAGE_LOG_FORMAT)")
 	f.Var(throttleFlag{&cfg.KeyVaultThrottle}, "keyvault-throttle", "per-vault request limit: azure (4000 transactions and 300 creates per 10s), off, or TRANSACTIONS/CREATES[/WINDOW] (KEYSTAGE_KEYVAULT_THROTTLE)")
@@ -127,3 +140,21 @@ func (f throttleFlag) Set(s string) error {
 }
 
 func (throttleFlag) Type() string { return "limit" }
+
+// servePprof serves net/http/pprof on addr until stop is called.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("serving pprof", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}

@@ -335,16 +335,21 @@ func (ks *KeyStore) signer(ctx context.Context, tenantID string) (jose.Signer, e
 // snapshot returns the cached keys of tenantID, loading them when absent, older than
 // RefreshInterval, or when force is set. Tenants without keys are not cached.
 func (ks *KeyStore) snapshot(ctx context.Context, tenantID string, force bool) (*keySnapshot, error) {
+	if !validTenantID(tenantID) {
+		return nil, ErrNoKey
+	}
 	ks.mu.Lock()
 	tk := ks.tenants[tenantID]
+	if tk == nil {
+		// One entry per tenant from the first caller on, so that concurrent first callers
+		// share one load instead of each parsing the keys.
+		tk = &tenantKeys{}
+		ks.tenants[tenantID] = tk
+	}
 	ks.mu.Unlock()
 	now := ks.cfg.Now()
-	if tk != nil {
-		if s := tk.snap.Load(); s != nil && !force && now.Sub(s.loaded) < ks.cfg.RefreshInterval {
-			return s, nil
-		}
-	} else {
-		tk = &tenantKeys{}
+	if s := tk.snap.Load(); s != nil && !force && now.Sub(s.loaded) < ks.cfg.RefreshInterval {
+		return s, nil
 	}
 	tk.reload.Lock()
 	defer tk.reload.Unlock()
@@ -353,12 +358,17 @@ func (ks *KeyStore) snapshot(ctx context.Context, tenantID string, force bool) (
 	}
 	s, err := ks.load(ctx, tenantID)
 	if err != nil {
+		if tk.snap.Load() == nil {
+			// Tenants without keys are not cached: token-chosen tids must not grow the map.
+			ks.mu.Lock()
+			if ks.tenants[tenantID] == tk {
+				delete(ks.tenants, tenantID)
+			}
+			ks.mu.Unlock()
+		}
 		return nil, err
 	}
 	tk.snap.Store(s)
-	ks.mu.Lock()
-	ks.tenants[tenantID] = tk
-	ks.mu.Unlock()
 	return s, nil
 }
 
