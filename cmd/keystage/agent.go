@@ -1,12 +1,16 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keystage/keystage/internal/datadir"
 	"github.com/keystage/keystage/internal/listener"
 	"github.com/keystage/keystage/internal/task"
 )
@@ -18,6 +22,7 @@ func newAgentCommand(stderr io.Writer, getenv func(string) string) *cobra.Comman
 		caps      []string
 		logLevel  string
 		logFormat string
+		caFile    string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --url ORG_URL --pool NAME --token PAT",
@@ -37,8 +42,9 @@ directory) to run jobs in parallel. The agent keeps going while the server resta
 Ctrl-C (or SIGTERM) cancels the running job as Azure does, reports it, and exits.
 
 The token is a personal access token that may manage the organization's agent pools;
-it is used only to register. The server's certificate must be trusted: on a machine
-where the server created its own CA, set SSL_CERT_FILE to the server's ca.pem.`,
+it is used only to register. The server's certificate must be trusted: the agent
+trusts --ca-file, else the ca.pem of the local server's data directory when there is
+one, besides the system's CAs, and passes that bundle on to jobs as SSL_CERT_FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			log, err := newLogger(stderr, logLevel, logFormat)
@@ -58,6 +64,9 @@ where the server created its own CA, set SSL_CERT_FILE to the server's ca.pem.`,
 			if cfg.Token == "" {
 				cfg.Token = getenv("KEYSTAGE_AGENT_TOKEN")
 			}
+			if err := trustServerCA(caFile, cfg.WorkDir, getenv); err != nil {
+				return err
+			}
 			l, err := listener.New(cfg)
 			if err != nil {
 				return err
@@ -73,7 +82,62 @@ where the server created its own CA, set SSL_CERT_FILE to the server's ca.pem.`,
 	f.StringVar(&cfg.WorkDir, "work", envOr(getenv, "KEYSTAGE_AGENT_WORK", "_work"), "work directory for jobs")
 	f.StringArrayVar(&caps, "capability", nil, "user capability NAME=VALUE (repeatable)")
 	f.BoolVar(&cfg.Once, "once", false, "run one job, then exit")
+	f.StringVar(&caFile, "ca-file", getenv("KEYSTAGE_CA_FILE"), "CA certificate (PEM) the server's certificate chains to, trusted besides the system's; default DATA_DIR/ca.pem of a local server (KEYSTAGE_CA_FILE)")
 	f.StringVar(&logLevel, "log-level", envOr(getenv, "KEYSTAGE_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", envOr(getenv, "KEYSTAGE_LOG_FORMAT", "text"), "log format: text or json")
 	return cmd
+}
+
+// trustServerCA makes the agent (and the jobs it starts, which inherit its environment)
+// trust the server's CA: caFile when given, else the local data directory's ca.pem when
+// there is one. Go programs read SSL_CERT_FILE instead of the system bundle, so the agent
+// writes a bundle of both into its work directory and points SSL_CERT_FILE at it; public
+// CAs stay trusted.
+func trustServerCA(caFile, workDir string, getenv func(string) string) error {
+	if caFile == "" {
+		local := filepath.Join(datadir.Default(getenv), datadir.CAFile)
+		if _, err := os.Stat(local); err != nil {
+			return nil // the system roots must do
+		}
+		caFile = local
+	}
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		return fmt.Errorf("--ca-file: %w", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		return fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)
+	}
+	var bundle []byte
+	for _, f := range append([]string{getenv("SSL_CERT_FILE")}, systemBundles...) {
+		if f == "" {
+			continue
+		}
+		if b, err := os.ReadFile(f); err == nil {
+			bundle = append(b, '\n')
+			break
+		}
+	}
+	dir := filepath.Join(workDir, "_ca")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("trust the server's CA: %w", err)
+	}
+	path, err := filepath.Abs(filepath.Join(dir, "ca-bundle.pem"))
+	if err != nil {
+		return fmt.Errorf("trust the server's CA: %w", err)
+	}
+	if err := os.WriteFile(path, append(bundle, ca...), 0o644); err != nil {
+		return fmt.Errorf("trust the server's CA: %w", err)
+	}
+	return os.Setenv("SSL_CERT_FILE", path)
+}
+
+// systemBundles are where Linux distributions keep the system CA bundle (as Go looks).
+var systemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/pki/tls/cacert.pem",
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	"/etc/ssl/cert.pem",
 }
