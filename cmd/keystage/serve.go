@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -65,6 +66,7 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 					return fmt.Errorf("KEYSTAGE_ROOT_KEY: %w", err)
 				}
 			}
+			tuneGC(getenv)
 			srv, err := server.New(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -157,4 +159,15 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("serving pprof", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// tuneGC sets the server's garbage collector target to 400% unless GOGC is set: the live
+// heap is small (tens of MB) and every request allocates, so the default 100% spends a
+// noticeable share of the CPU on collection (Key Vault get-latest throughput rose about 20%
+// with 400 in `keystage bench secrets`/wrk runs, for some 25 MB more resident memory).
+// GOMEMLIMIT, when set, still caps the heap.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }

@@ -3,14 +3,12 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -249,12 +247,8 @@ func dialer(cfg Config) (dialFunc, error) {
 
 // worker is one connection's request loop.
 type worker struct {
-	transport  *http.Transport
-	get, set   *http.Request // reused between requests
-	getURL     string        // get latest: the trailing slash Go clients send
-	setURL     string
-	auth       string
-	body       []byte
+	conn       conn
+	get, set   []byte // the whole requests, prepared once
 	latencies  []time.Duration
 	errors     int64
 	statuses   map[int]int64
@@ -262,29 +256,25 @@ type worker struct {
 }
 
 func newWorker(cfg Config, dial dialFunc, tok string, body []byte, name string) *worker {
-	t := &http.Transport{
-		DialContext:         dial,
-		TLSClientConfig:     &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
-		MaxIdleConns:        1,
-		MaxIdleConnsPerHost: 1,
-		MaxConnsPerHost:     1,
-		IdleConnTimeout:     time.Minute,
-		// HTTP/1.1 keep-alive: one request at a time per connection, so the connection
-		// count is the concurrency (an empty TLSNextProto map turns HTTP/2 off).
-		TLSNextProto:      map[string]func(string, *tls.Conn) http.RoundTripper{},
-		ForceAttemptHTTP2: false,
+	u, _ := url.Parse(cfg.VaultURL) // checked by Config.check
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
 	}
+	path := "/secrets/" + url.PathEscape(name)
+	query := "?api-version=" + url.QueryEscape(cfg.APIVersion)
+	auth := "Bearer " + tok
 	return &worker{
-		transport: t,
-		getURL:    cfg.VaultURL + "/secrets/" + url.PathEscape(name) + "/?api-version=" + url.QueryEscape(cfg.APIVersion),
-		setURL:    cfg.VaultURL + "/secrets/" + url.PathEscape(name) + "?api-version=" + url.QueryEscape(cfg.APIVersion),
-		auth:      "Bearer " + tok,
-		body:      body,
-		statuses:  map[int]int64{},
+		conn: conn{dial: dial, addr: addr,
+			tlsCfg: &tls.Config{RootCAs: cfg.RootCAs, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}},
+		// Get latest with the trailing slash Go clients send.
+		get:      requestBytes(http.MethodGet, path+"/"+query, u.Host, auth, nil),
+		set:      requestBytes(http.MethodPut, path+query, u.Host, auth, body),
+		statuses: map[int]int64{},
 	}
 }
 
-func (w *worker) close() { w.transport.CloseIdleConnections() }
+func (w *worker) close() { w.conn.close() }
 
 // loop sends requests until end, recording those that start at or after measureFrom.
 func (w *worker) loop(ctx context.Context, method string, measureFrom, end time.Time) {
@@ -310,51 +300,11 @@ func (w *worker) loop(ctx context.Context, method string, measureFrom, end time.
 	}
 }
 
-// do sends one request and drains the answer so the connection is reused. It calls the
-// transport directly with a request prepared once per worker: per-request URL parsing and
-// the client's redirect and timeout machinery would load the machine the server shares.
+// do sends one request on the worker's keep-alive connection and reads the answer.
 func (w *worker) do(ctx context.Context, method string) (int, error) {
-	req, err := w.request(ctx, method)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := w.transport.RoundTrip(req)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, err
-}
-
-// request returns the worker's request for method, built on first use and reused after:
-// a finished round trip leaves a request as it was, and set gets a fresh body each time.
-func (w *worker) request(ctx context.Context, method string) (*http.Request, error) {
 	req := w.get
 	if method == http.MethodPut {
 		req = w.set
 	}
-	if req == nil || req.Context() != ctx {
-		target := w.getURL
-		if method == http.MethodPut {
-			target = w.setURL
-		}
-		var err error
-		if req, err = http.NewRequestWithContext(ctx, method, target, nil); err != nil {
-			return nil, err
-		}
-		req.Header["Authorization"] = []string{w.auth}
-		req.Header["Accept"] = []string{"application/json"}
-		if method == http.MethodPut {
-			req.Header["Content-Type"] = []string{"application/json"}
-			req.ContentLength = int64(len(w.body))
-			w.set = req
-		} else {
-			w.get = req
-		}
-	}
-	if method == http.MethodPut {
-		req.Body = io.NopCloser(bytes.NewReader(w.body))
-	}
-	return req, nil
+	return w.conn.roundTrip(ctx, req)
 }
