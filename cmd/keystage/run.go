@@ -272,8 +272,9 @@ func runPipeline(ctx context.Context, f runFlags, file string, stdout, stderr io
 func watchSecondInterrupt(ctx context.Context, stderr io.Writer, quiet bool) func() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	stop := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(done)
 		select {
 		case <-stop:
 			return
@@ -289,10 +290,10 @@ func watchSecondInterrupt(ctx context.Context, stderr io.Writer, quiet bool) fun
 			os.Exit(130)
 		}
 	}()
-	return func() { signal.Stop(sigs); close(stop) }
+	// Stopping waits for the watcher, so that nothing writes to stderr after the run.
+	return func() { signal.Stop(sigs); close(stop); <-done }
 }
 
-// keyValues parses repeated NAME=VALUE flag values.
 // queueVariables collects --var, --secret and --secret-file, in that order of precedence
 // (a later definition of a name wins).
 func queueVariables(f runFlags, getenv func(string) string) ([]job.Variable, error) {
