@@ -91,6 +91,16 @@ func (a *app) findServicePrincipal(ctx context.Context, id string) (map[string]a
 
 func objectID(m map[string]any) string { s, _ := m["id"].(string); return s }
 
+// applicationPath resolves an application given by app id, object id or display name to
+// its Graph path, "/applications/{object id}".
+func (a *app) applicationPath(ctx context.Context, id string) (string, error) {
+	app, err := a.findApplication(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return "/applications/" + objectID(app), nil
+}
+
 func (a *app) adAppCreate() *cobra.Command {
 	var displayName, audience string
 	var uris []string
@@ -224,11 +234,11 @@ func (a *app) adAppDelete() *cobra.Command {
 		use:   "delete",
 		short: "Delete an application",
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
-			app, err := a.findApplication(ctx, id)
+			appPath, err := a.applicationPath(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			_, err = a.client.Graph().Do(ctx, http.MethodDelete, "/applications/"+objectID(app), nil)
+			_, err = a.client.Graph().Do(ctx, http.MethodDelete, appPath, nil)
 			return nil, err
 		},
 	}, idFlag(&id, "Identifier uri, application id, or object id"))
@@ -325,11 +335,11 @@ func (a *app) adAppFICCreate() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			app, err := a.findApplication(ctx, id)
+			appPath, err := a.applicationPath(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			raw, err := a.client.Graph().Do(ctx, http.MethodPost, "/applications/"+objectID(app)+"/federatedIdentityCredentials", body)
+			raw, err := a.client.Graph().Do(ctx, http.MethodPost, appPath+"/federatedIdentityCredentials", body)
 			if err != nil {
 				return nil, err
 			}
@@ -347,11 +357,11 @@ func (a *app) adAppFICList() *cobra.Command {
 		use:   "list",
 		short: "List an application's federated identity credentials",
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
-			app, err := a.findApplication(ctx, id)
+			appPath, err := a.applicationPath(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			items, err := a.client.Graph().List(ctx, "/applications/"+objectID(app)+"/federatedIdentityCredentials")
+			items, err := a.client.Graph().List(ctx, appPath+"/federatedIdentityCredentials")
 			if err != nil {
 				return nil, err
 			}
@@ -371,11 +381,11 @@ func (a *app) adAppFICOne(use, short, method string) *cobra.Command {
 			if fic == "" {
 				return nil, requiredError("--federated-credential-id")
 			}
-			app, err := a.findApplication(ctx, id)
+			appPath, err := a.applicationPath(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			raw, err := a.client.Graph().Do(ctx, method, "/applications/"+objectID(app)+"/federatedIdentityCredentials/"+pathEscape(fic), nil)
+			raw, err := a.client.Graph().Do(ctx, method, appPath+"/federatedIdentityCredentials/"+pathEscape(fic), nil)
 			if err != nil || method == http.MethodDelete {
 				return nil, err
 			}
