@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -51,7 +50,8 @@ type stored struct {
 func LoadOrCreate(ctx context.Context, store storage.Backend, now time.Time) (*Authority, error) {
 	var a *Authority
 	err := store.Update(ctx, func(tx storage.Store) error {
-		s, err := load(ctx, tx, caKey)
+		var s stored
+		err := storage.GetJSON(ctx, tx, caKey, &s)
 		if err == nil {
 			a, err = s.authority()
 			return err
@@ -62,7 +62,7 @@ func LoadOrCreate(ctx context.Context, store storage.Backend, now time.Time) (*A
 		if a, s, err = newCA(now); err != nil {
 			return err
 		}
-		return save(ctx, tx, caKey, s)
+		return storage.PutJSON(ctx, tx, caKey, s)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pki: load CA: %w", err)
@@ -88,7 +88,8 @@ func (a *Authority) Pool() *x509.CertPool {
 func (a *Authority) ServerCertificate(ctx context.Context, store storage.Backend, names []string, now time.Time) (tls.Certificate, error) {
 	var out tls.Certificate
 	err := store.Update(ctx, func(tx storage.Store) error {
-		s, err := load(ctx, tx, serverKey)
+		var s stored
+		err := storage.GetJSON(ctx, tx, serverKey, &s)
 		if err == nil {
 			if cert, err := x509.ParseCertificate(s.CertDER); err == nil && covers(cert, names) &&
 				now.Add(renewBefore).Before(cert.NotAfter) && cert.CheckSignatureFrom(a.cert) == nil {
@@ -105,7 +106,7 @@ func (a *Authority) ServerCertificate(ctx context.Context, store storage.Backend
 		if out, err = s.tlsCertificate(a.cert); err != nil {
 			return err
 		}
-		return save(ctx, tx, serverKey, s)
+		return storage.PutJSON(ctx, tx, serverKey, s)
 	})
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("pki: server certificate: %w", err)
@@ -232,24 +233,4 @@ func (s stored) tlsCertificate(ca *x509.Certificate) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.Certificate{Certificate: [][]byte{s.CertDER, ca.Raw}, PrivateKey: key, Leaf: leaf}, nil
-}
-
-func load(ctx context.Context, tx storage.Store, key string) (stored, error) {
-	b, err := tx.Get(ctx, key)
-	if err != nil {
-		return stored{}, err
-	}
-	var s stored
-	if err := json.Unmarshal(b, &s); err != nil {
-		return stored{}, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return s, nil
-}
-
-func save(ctx context.Context, tx storage.Store, key string, s stored) error {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, key, b)
 }
