@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/keystage/keystage/internal/identity"
 )
 
 // router dispatches a request to an API surface: by host for Key Vault data planes
@@ -30,7 +32,7 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(w, r)
 		return
 	}
-	if isGUID(seg) {
+	if _, ok := identity.NormalizeGUID(seg); ok {
 		serveOr(rt.tenant, w, r, "tenant")
 		return
 	}
@@ -67,24 +69,4 @@ func notFound(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "NotFound", "message": msg}})
-}
-
-// isGUID reports whether s has the 8-4-4-4-12 hex form of a GUID.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
