@@ -24,6 +24,7 @@ import (
 
 	"github.com/keystage/keystage/internal/arm"
 	"github.com/keystage/keystage/internal/barrier"
+	"github.com/keystage/keystage/internal/datadir"
 	"github.com/keystage/keystage/internal/keyvault/kvhttp"
 	"github.com/keystage/keystage/internal/pki"
 	"github.com/keystage/keystage/internal/storage"
@@ -192,7 +193,7 @@ func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 func (s *Server) VaultSuffix() string { return s.cfg.VaultSuffix }
 
 // CAFile returns the path of the CA certificate (PEM) clients should trust.
-func (s *Server) CAFile() string { return filepath.Join(s.cfg.DataDir, "ca.pem") }
+func (s *Server) CAFile() string { return filepath.Join(s.cfg.DataDir, datadir.CAFile) }
 
 // Serve serves HTTPS until ctx is canceled, then shuts down gracefully (in-flight requests
 // get up to 10 seconds) and closes storage.
