@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,11 +43,16 @@ func (e *apiError) Error() string {
 }
 
 // retryable reports whether a failed call may succeed if repeated: the server was
-// unreachable, restarting or busy.
+// unreachable, restarting or busy. A local file's failure is not the server's: repeating
+// cannot mend it.
 func retryable(err error) bool {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae.Status >= 500 || ae.Status == http.StatusConflict && ae.TypeKey == "TransactionConflictException" || ae.Status == http.StatusTooManyRequests
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return false
 	}
 	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
@@ -147,8 +153,9 @@ func retry(ctx context.Context, max time.Duration, fn func() error) error {
 	}
 }
 
-// poolByName looks up a pool id with the personal access token.
-func (c *client) poolByName(ctx context.Context, name string) (int, error) {
+// poolByName looks up a pool id with the personal access token; found is false when the
+// organization has no pool of that name.
+func (c *client) poolByName(ctx context.Context, name string) (id int, found bool, err error) {
 	var out struct {
 		Value []struct {
 			ID   int    `json:"id"`
@@ -156,14 +163,14 @@ func (c *client) poolByName(ctx context.Context, name string) (int, error) {
 		} `json:"value"`
 	}
 	if _, err := c.do(ctx, http.MethodGet, "_apis/distributedtask/pools", url.Values{"poolName": {name}, "api-version": {"7.1"}}, nil, &out); err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for _, p := range out.Value {
 		if strings.EqualFold(p.Name, name) {
-			return p.ID, nil
+			return p.ID, true, nil
 		}
 	}
-	return 0, fmt.Errorf("agent pool %s does not exist in the organization", name)
+	return 0, false, nil
 }
 
 func (c *client) poolPath(parts ...string) string {

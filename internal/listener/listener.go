@@ -164,13 +164,16 @@ func (l *Listener) Run(ctx context.Context) error {
 // register finds the pool and registers the agent, replacing an agent of the same name.
 func (l *Listener) register(ctx context.Context) error {
 	var id int
-	err := retry(ctx, 5*time.Second, func() error {
-		var err error
-		id, err = l.c.poolByName(ctx, l.cfg.Pool)
+	var found bool
+	err := retry(ctx, 5*time.Second, func() (err error) {
+		id, found, err = l.c.poolByName(ctx, l.cfg.Pool)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("listener: find pool %s: %w", l.cfg.Pool, err)
+	}
+	if !found {
+		return fmt.Errorf("listener: agent pool %s does not exist in the organization", l.cfg.Pool)
 	}
 	l.c.poolID = id
 	reg := agentproto.Registration{

@@ -389,3 +389,20 @@ jobs:
 		t.Errorf("jobs used agents %v, want all three", used)
 	}
 }
+
+// TestUnknownPool: an agent started for a pool the organization does not have stops with
+// an error naming it, rather than retrying until it is stopped.
+func TestUnknownPool(t *testing.T) {
+	s := orchtest.Start(t, orchtest.Options{})
+	l, err := listener.New(listener.Config{URL: s.OrgURL, Pool: "Nope", Token: s.PAT, WorkDir: t.TempDir(),
+		Tasks: task.Builtins(), HTTPClient: s.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = l.Run(ctx)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "agent pool Nope does not exist") {
+		t.Errorf("Run = %v, want an error saying that pool Nope does not exist", err)
+	}
+}
