@@ -12,10 +12,10 @@ import (
 	"github.com/keystage/keystage/internal/storage"
 )
 
-// rootKey returns the configured root key, or the key file's. A missing key file is created
-// only for a database that has never been initialized: for an existing one, a lost key must
-// fail closed rather than be replaced.
-func loadRootKey(ctx context.Context, cfg Config, phys storage.Backend) ([]byte, error) {
+// loadRootKey returns the configured root key, or the key file's. A missing key file is
+// created only when create is set and the database has never been initialized: for an
+// existing one, a lost key must fail closed rather than be replaced.
+func loadRootKey(ctx context.Context, cfg Config, phys storage.Backend, create bool) ([]byte, error) {
 	if cfg.RootKey != nil {
 		return cfg.RootKey, nil
 	}
@@ -33,6 +33,9 @@ func loadRootKey(ctx context.Context, cfg Config, phys storage.Backend) ([]byte,
 	}
 	if initialized {
 		return nil, fmt.Errorf("server: root key file %s is missing, but the database was already initialized with a root key; restore the file or set KEYSTAGE_ROOT_KEY (refusing to start)", path)
+	}
+	if !create {
+		return nil, fmt.Errorf("server: %w", barrier.ErrNotInitialized)
 	}
 	key, err = barrier.CreateRootKeyFile(path)
 	if err != nil {
@@ -80,14 +83,15 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// openStore opens the physical backend named by cfg and unseals it with the root key,
-// initializing a fresh database.
+// openStore opens the physical backend named by cfg and unseals it with the root key; with
+// create it initializes a fresh database (and its root key file), without it a fresh
+// database is an error.
 func openStore(ctx context.Context, cfg Config, create bool) (*barrier.Barrier, error) {
 	phys, err := openPhysical(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	key, err := loadRootKey(ctx, cfg, phys)
+	key, err := loadRootKey(ctx, cfg, phys, create)
 	if err == nil {
 		var b *barrier.Barrier
 		if b, err = barrier.Open(ctx, phys, key, barrier.Options{Create: create}); err == nil {

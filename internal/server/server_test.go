@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,8 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keystage/keystage/internal/barrier"
 	"github.com/keystage/keystage/internal/server"
 	"github.com/keystage/keystage/internal/server/servertest"
+	"github.com/keystage/keystage/internal/storage/sqlite"
 )
 
 func TestHealthReadyMetrics(t *testing.T) {
@@ -144,6 +147,25 @@ func TestRotateKeyKeepsDataReadable(t *testing.T) {
 		}
 	}
 	cycle() // the server reads what earlier terms sealed (the CA, the bootstrap records)
+}
+
+// TestRotateKeyOnFreshDatabase: rotating the key of a database no server has initialized
+// fails and leaves no root key file behind (only serve creates one).
+func TestRotateKeyOnFreshDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "keystage.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.RotateKey(context.Background(), server.Config{DataDir: dir}); !errors.Is(err, barrier.ErrNotInitialized) {
+		t.Errorf("RotateKey on a fresh database = %v, want ErrNotInitialized", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root.key")); !os.IsNotExist(err) {
+		t.Errorf("RotateKey left a root key file for a database it did not initialize (stat: %v)", err)
+	}
 }
 
 func TestTenantAliasesReachTheIdentityProvider(t *testing.T) {
