@@ -71,26 +71,8 @@ func (c *connections) register(h *devopshttp.Handler) error {
 	return nil
 }
 
-// resolver and checker are the orchestrator's hooks (nil without connections).
-func (c *connections) resolver() orchestrator.EndpointResolver {
-	if c == nil {
-		return nil
-	}
-	return c.arm
-}
-
-func (c *connections) checker() orchestrator.Checker {
-	if c == nil {
-		return nil
-	}
-	return c.checks
-}
-
 // run watches pending pipeline-permission checkpoints until ctx ends.
 func (c *connections) run(ctx context.Context) {
-	if c == nil || c.runs() == nil {
-		return
-	}
 	if err := c.checks.Start(ctx, c.runs()); err != nil {
 		c.log.Error("pipeline permission checkpoints are not watched", "err", err)
 	}

@@ -45,7 +45,7 @@ func (s *Server) openDevOps(verifier *token.Verifier, admin devops.PrincipalRef,
 	if err != nil {
 		return nil, err
 	}
-	runs, err := s.openRuns(svc)
+	runs, err := s.openRuns(svc, conns)
 	if err != nil {
 		return nil, err
 	}

@@ -13,13 +13,13 @@ import (
 // not completed when the server stopped. Runs, logs and artifacts are kept under each
 // project's storage prefix, so deleting a project removes them; the deletion hook also
 // stops the project's active runs. The orchestrator stops with the background services.
-func (s *Server) openRuns(svc *devops.Service) (*orchestrator.Service, error) {
+func (s *Server) openRuns(svc *devops.Service, conns *connections) (*orchestrator.Service, error) {
 	runs, err := orchestrator.New(orchestrator.Config{
 		Store: s.store, MAC: s.store, Pools: orchestrator.DevOpsPools{Svc: svc}, ServerURL: s.url,
 		ProjectPrefix: func(orgID, projectID string) string { return devops.ProjectPrefix(orgID, projectID) + "runs/" },
 		OrgPrefix:     func(orgID string) string { return devops.OrgPrefix(orgID) + "runs/" },
-		Endpoints:     s.svc.conns.resolver(),
-		Checks:        s.svc.conns.checker(),
+		Endpoints:     conns.arm,
+		Checks:        conns.checks,
 		Logger:        s.log.With("api", "runs"),
 		Now:           s.now,
 	})
@@ -49,9 +49,6 @@ func registerRuns(h *devopshttp.Handler, runs *orchestrator.Service) error {
 
 // stopRuns stops the orchestrator when ctx ends (after the last request).
 func stopRuns(ctx context.Context, runs *orchestrator.Service) {
-	if runs == nil {
-		return
-	}
 	<-ctx.Done()
 	_ = runs.Close()
 }
