@@ -259,7 +259,7 @@ func openPhysical(ctx context.Context, cfg Config) (storage.Backend, error) {
 		}
 		return db, nil
 	}
-	db, err := postgres.Open(ctx, postgres.Config{DSN: cfg.Database, Logger: cfg.Logger})
+	db, err := postgres.Open(ctx, postgres.Config{DSN: cfg.Database})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -37,15 +36,12 @@ type Config struct {
 	MaxConns int32
 	// MaxRetries bounds serialization-failure retries in Update; default 50.
 	MaxRetries int
-	// Logger receives operational messages; nil discards them.
-	Logger *slog.Logger
 }
 
 // DB is a PostgreSQL storage backend.
 type DB struct {
 	pool       *pgxpool.Pool
 	maxRetries int
-	log        *slog.Logger
 }
 
 var _ storage.Backend = (*DB)(nil)
@@ -72,14 +68,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 50
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	db := &DB{pool: pool, maxRetries: cfg.MaxRetries, log: cfg.Logger}
+	db := &DB{pool: pool, maxRetries: cfg.MaxRetries}
 	if err := db.migrate(ctx, pcfg.ConnConfig); err != nil {
 		pool.Close()
 		return nil, err
