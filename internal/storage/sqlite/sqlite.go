@@ -102,33 +102,42 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
+	stmts, err := prepareTx(ctx, db.conn)
+	if err != nil {
+		db.closeSQL()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
-		db.conn.Close()
-		write.Close()
+		stmts.close()
+		db.closeSQL()
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
 	read.SetMaxOpenConns(cfg.Readers)
 	read.SetMaxIdleConns(cfg.Readers)
 	db.read = read
-	if db.get, err = read.PrepareContext(ctx, `SELECT value FROM entries WHERE key = ?`); err == nil {
+	if db.get, err = read.PrepareContext(ctx, getQuery); err == nil {
 		db.list, err = read.PrepareContext(ctx, listQuery)
 	}
 	if err != nil {
+		stmts.close()
 		db.closeSQL()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	db.reqs = make(chan *writeReq)
 	db.closing = make(chan struct{})
 	db.done = make(chan struct{})
-	go db.writer()
+	go db.writer(stmts)
 	return db, nil
 }
 
-// listQuery selects keys in [prefix, end) after a cursor; end "" means unbounded.
-const listQuery = `SELECT key, value FROM entries
+const (
+	getQuery = `SELECT value FROM entries WHERE key = ?`
+	// listQuery selects keys in [prefix, end) after a cursor; end "" means unbounded.
+	listQuery = `SELECT key, value FROM entries
 WHERE key >= ?1 AND (?2 = '' OR key < ?2) AND key > ?3
 ORDER BY key LIMIT ?4`
+)
 
 func (db *DB) migrate(ctx context.Context) error {
 	sub, err := fs.Sub(migrations, "migrations")

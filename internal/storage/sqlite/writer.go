@@ -47,18 +47,15 @@ func (db *DB) Update(ctx context.Context, fn func(tx storage.Store) error) error
 }
 
 // writer serves Update calls until Close, batching every writer that is waiting when a
-// commit starts into that commit.
-func (db *DB) writer() {
+// commit starts into that commit. It owns stmts and closes them when it stops.
+func (db *DB) writer(stmts *txStmts) {
 	defer close(db.done)
-	stmts, err := prepareTx(db.conn)
+	defer stmts.close()
 	for {
 		var first *writeReq
 		select {
 		case first = <-db.reqs:
 		case <-db.closing:
-			if stmts != nil {
-				stmts.close()
-			}
 			return
 		}
 		batch := []*writeReq{first}
@@ -70,12 +67,6 @@ func (db *DB) writer() {
 			default:
 				break drain
 			}
-		}
-		if err != nil { // the writer connection could not prepare its statements
-			for _, r := range batch {
-				r.done <- writeResult{err: fmt.Errorf("sqlite: prepare: %w", err)}
-			}
-			continue
 		}
 		db.commit(stmts, batch)
 	}
@@ -160,15 +151,14 @@ type txStmts struct {
 	begin, savepoint, release, rollbackTo, commit, rollback *sql.Stmt
 }
 
-func prepareTx(conn *sql.Conn) (*txStmts, error) {
-	ctx := context.Background()
+func prepareTx(ctx context.Context, conn *sql.Conn) (*txStmts, error) {
 	var s txStmts
 	var err error
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&s.get, `SELECT value FROM entries WHERE key = ?`},
+		{&s.get, getQuery},
 		{&s.list, listQuery},
 		{&s.put, `INSERT INTO entries(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`},
 		{&s.del, `DELETE FROM entries WHERE key = ?`},
