@@ -135,11 +135,7 @@ func (b *Barrier) storeKeyring(ctx context.Context, tx storage.Store, kr *keyrin
 	if err != nil {
 		return err
 	}
-	sealed, err := seal(b.root, 0, keyringKey, plain)
-	if err != nil {
-		return err
-	}
-	return tx.Put(ctx, keyringKey, sealed)
+	return tx.Put(ctx, keyringKey, seal(b.root, 0, keyringKey, plain))
 }
 
 // Rotate installs a new data key term for new writes and returns it; entries sealed under
@@ -198,11 +194,11 @@ func (b *Barrier) aeadFor(ctx context.Context, term uint32) (cipher.AEAD, error)
 
 // seal encrypts plain for storage at key: term | version | nonce | ciphertext | tag, with key
 // as associated data.
-func seal(a cipher.AEAD, term uint32, key string, plain []byte) ([]byte, error) {
+func seal(a cipher.AEAD, term uint32, key string, plain []byte) []byte {
 	out := make([]byte, headerSize, overhead+len(plain))
 	binary.BigEndian.PutUint32(out, term)
 	out[4] = version
-	return a.Seal(out, nil, plain, aad(out[:headerSize], key)), nil
+	return a.Seal(out, nil, plain, aad(out[:headerSize], key))
 }
 
 // open authenticates and decrypts a sealed value read from key.

@@ -31,11 +31,7 @@ func (s sealedStore) Put(ctx context.Context, key string, value []byte) error {
 		return err
 	}
 	kr := s.b.ring.Load()
-	sealed, err := seal(kr.aead(kr.active), kr.active, key, value)
-	if err != nil {
-		return fmt.Errorf("barrier: seal %q: %w", key, err)
-	}
-	return s.phys.Put(ctx, key, sealed)
+	return s.phys.Put(ctx, key, seal(kr.aead(kr.active), kr.active, key, value))
 }
 
 func (s sealedStore) Delete(ctx context.Context, key string) error {
