@@ -80,7 +80,7 @@ func (Bash) Run(ctx context.Context, env *Env) error {
 	if fileMode {
 		env.logf("Formatted command: %s", contents)
 	} else {
-		printOneLiner(env, contents, "Script contents:")
+		printOneLiner(env, contents)
 	}
 	file, err := writeScript(env, contents)
 	if err != nil {

@@ -41,7 +41,7 @@ func (CmdLine) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	printOneLiner(env, script, "Script contents:")
+	printOneLiner(env, script)
 	return scriptRun{
 		bashArgs:     []string{"--noprofile", "--norc"},
 		dir:          dir,

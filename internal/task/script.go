@@ -23,7 +23,6 @@ const startBanner = "========================== Starting Command Output ========
 
 // scriptRun is one run of a shell script, shared by CmdLine@2 and Bash@3.
 type scriptRun struct {
-	contents     string
 	bashArgs     []string // before the script file
 	dir          string
 	environ      []string
@@ -51,9 +50,9 @@ func writeScript(env *Env, contents string) (string, error) {
 
 // printOneLiner prints "Script contents:" and the script when it is a single line without a
 // logging command, the rule both script tasks share.
-func printOneLiner(env *Env, script, header string) {
+func printOneLiner(env *Env, script string) {
 	if !strings.Contains(script, "\n") && !strings.Contains(strings.ToUpper(script), "##VSO[") {
-		env.logf("%s", header)
+		env.logf("Script contents:")
 		env.logf("%s", script)
 	}
 }
