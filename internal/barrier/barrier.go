@@ -118,16 +118,25 @@ func (b *Barrier) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("barrier: read keyring: %w", err)
 	}
-	plain, err := open(b.root, keyringKey, raw)
+	kr, err := b.openKeyring(raw)
 	if err != nil {
-		return ErrWrongRootKey
-	}
-	kr, err := decodeKeyring(plain)
-	if err != nil {
-		return fmt.Errorf("barrier: decode keyring: %w", err)
+		return err
 	}
 	b.ring.Store(kr)
 	return nil
+}
+
+// openKeyring unseals a stored keyring with the root key and decodes it.
+func (b *Barrier) openKeyring(raw []byte) (*keyring, error) {
+	plain, err := open(b.root, keyringKey, raw)
+	if err != nil {
+		return nil, ErrWrongRootKey
+	}
+	kr, err := decodeKeyring(plain)
+	if err != nil {
+		return nil, fmt.Errorf("barrier: decode keyring: %w", err)
+	}
+	return kr, nil
 }
 
 func (b *Barrier) storeKeyring(ctx context.Context, tx storage.Store, kr *keyring) error {
@@ -149,11 +158,7 @@ func (b *Barrier) Rotate(ctx context.Context) (uint32, error) {
 		if err != nil {
 			return err
 		}
-		plain, err := open(b.root, keyringKey, raw)
-		if err != nil {
-			return ErrWrongRootKey
-		}
-		cur, err := decodeKeyring(plain)
+		cur, err := b.openKeyring(raw)
 		if err != nil {
 			return err
 		}
