@@ -85,8 +85,8 @@ func lookupEndpoint(env *Env, ref string) (job.Endpoint, error) {
 	return e, nil
 }
 
-// lookupFold returns m[key] matching key case-insensitively, as task-lib's endpoint
-// getters do.
+// lookupFold returns m[key] matching key case-insensitively, or "", as task-lib's input and
+// endpoint getters do.
 func lookupFold(m map[string]string, key string) string {
 	if v, ok := m[key]; ok {
 		return v

@@ -12,17 +12,7 @@ import (
 type Inputs map[string]string
 
 // Get returns the input's value, or "" when it is unset.
-func (in Inputs) Get(name string) string {
-	if v, ok := in[name]; ok {
-		return v
-	}
-	for k, v := range in {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
+func (in Inputs) Get(name string) string { return lookupFold(in, name) }
 
 // Required returns the input's value or task-lib's "Input required" error when it is empty.
 func (in Inputs) Required(name string) (string, error) {
