@@ -145,27 +145,13 @@ func (s *Service) Purge(ctx context.Context, v Vault, name string) error {
 
 // purgeDeleted removes every trace of a deleted secret inside tx.
 func purgeDeleted(ctx context.Context, tx storage.Store, vid, lname string, d deletedHead) error {
-	if err := deleteRange(ctx, tx, versionPrefix(vid, lname)); err != nil {
+	if err := storage.DeletePrefix(ctx, tx, versionPrefix(vid, lname)); err != nil {
 		return err
 	}
 	if err := tx.Delete(ctx, deletedKey(vid, lname)); err != nil {
 		return err
 	}
 	return tx.Delete(ctx, purgeKey(d.PurgeAt, vid, lname))
-}
-
-// deleteRange deletes every key under prefix.
-func deleteRange(ctx context.Context, st storage.Store, prefix string) error {
-	entries, err := st.List(ctx, prefix, "", 0)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if err := st.Delete(ctx, e.Key); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Sweep purges every deleted secret whose scheduled purge date has passed, in any vault,
@@ -248,25 +234,8 @@ func (s *Service) PurgeVaultData(ctx context.Context, vid string) error {
 		return err
 	}
 	defer s.cache.invalidateAll()
-	for {
-		entries, err := s.store.List(ctx, prefixKV+vid+"/", "", 500)
-		if err != nil {
-			return fmt.Errorf("keyvault: drop vault: %w", err)
-		}
-		if len(entries) == 0 {
-			break
-		}
-		err = s.update(ctx, func(tx storage.Store) error {
-			for _, e := range entries {
-				if err := tx.Delete(ctx, e.Key); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("keyvault: drop vault: %w", err)
-		}
+	if err := storage.DeletePrefixBatched(ctx, s.store, prefixKV+vid+"/"); err != nil {
+		return fmt.Errorf("keyvault: drop vault: %w", err)
 	}
 	// Schedule entries of the vault's deleted secrets are stale now; the sweeper drops them.
 	return nil
