@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keystage/keystage/internal/logcmd"
 )
 
 // forms returns every string that is masked for one secret value; see Masker.Add for the
@@ -49,8 +51,8 @@ func forms(v string, disableBase64 bool) (out []string, skippedLines bool) {
 		add(uriEscape(b, uriForm))
 		add(uriEscape(b, uriComponent))
 		add(backslashUnescape(b))
-		add(cmdDataEscaper.Replace(b))
-		add(cmdPropertyEscaper.Replace(b))
+		add(logcmd.EscapeData(b))
+		add(logcmd.EscapeProperty(b))
 		add(cmdNewlineEscaper.Replace(b))
 		if !disableBase64 {
 			for _, f := range base64Forms(b) {
@@ -172,13 +174,10 @@ func backslashUnescape(s string) string {
 	return strings.ReplaceAll(s, `\t`, "\t")
 }
 
-// The logging-command escapes: a secret echoed inside a ##vso command, and the forms the
-// agent registers because it prints variables escaped in debug output.
-var (
-	cmdDataEscaper     = strings.NewReplacer("%", "%AZP25", "\r", "%0D", "\n", "%0A")
-	cmdPropertyEscaper = strings.NewReplacer("%", "%AZP25", ";", "%3B", "\r", "%0D", "\n", "%0A", "]", "%5D")
-	cmdNewlineEscaper  = strings.NewReplacer("\r", "%0D", "\n", "%0A")
-)
+// cmdNewlineEscaper gives the form the agent registers because it prints variables with
+// only their line breaks escaped in debug output. The full logging-command escapes (a secret
+// echoed inside a ##vso command) are logcmd's.
+var cmdNewlineEscaper = strings.NewReplacer("\r", "%0D", "\n", "%0A")
 
 // minBase64 is the shortest base64 form registered: shorter fragments of random-looking
 // base64 would mask unrelated text.
