@@ -261,8 +261,7 @@ func (a ARM) List(ctx context.Context, path, apiVersion string) ([]json.RawMessa
 	if err != nil {
 		return nil, err
 	}
-	var all []json.RawMessage
-	for u != "" {
+	return collect(u, func(u string) ([]byte, error) {
 		resp, err := a.authedGet(ctx, u)
 		if err != nil {
 			return nil, err
@@ -270,21 +269,6 @@ func (a ARM) List(ctx context.Context, path, apiVersion string) ([]json.RawMessa
 		if resp.status >= 300 {
 			return nil, newResponseError(http.MethodGet, u, resp)
 		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"nextLink"`
-		}
-		if err := json.Unmarshal(resp.body, &page); err != nil {
-			return nil, fmt.Errorf("client: list %s: %w", redactURL(u), err)
-		}
-		all = append(all, page.Value...)
-		if page.NextLink == u {
-			return nil, fmt.Errorf("client: list %s: nextLink repeats the page", redactURL(u))
-		}
-		u = page.NextLink
-	}
-	if all == nil {
-		all = []json.RawMessage{}
-	}
-	return all, nil
+		return resp.body, nil
+	})
 }

@@ -5,6 +5,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -235,6 +236,34 @@ func result(method, u string, resp *response) (json.RawMessage, error) {
 		return nil, nil
 	}
 	return json.RawMessage(resp.body), nil
+}
+
+// collect returns the elements of a paged collection: the value arrays of the pages get
+// fetches, from first on, following each page's nextLink (ARM, Key Vault; null or absent
+// on the last page) or @odata.nextLink (Graph). get must refuse links to other hosts.
+func collect(first string, get func(u string) ([]byte, error)) ([]json.RawMessage, error) {
+	all := []json.RawMessage{}
+	for u := first; u != ""; {
+		body, err := get(u)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			Value     []json.RawMessage `json:"value"`
+			NextLink  string            `json:"nextLink"`
+			ODataNext string            `json:"@odata.nextLink"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("client: list %s: %w", redactURL(u), err)
+		}
+		all = append(all, page.Value...)
+		next := cmp.Or(page.NextLink, page.ODataNext)
+		if next == u {
+			return nil, fmt.Errorf("client: list %s: nextLink repeats the page", redactURL(u))
+		}
+		u = next
+	}
+	return all, nil
 }
 
 // checkHost refuses to send a token to a URL the server handed back (nextLink, Location,

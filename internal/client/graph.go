@@ -63,27 +63,5 @@ func (g Graph) List(ctx context.Context, path string) ([]json.RawMessage, error)
 	if err != nil {
 		return nil, err
 	}
-	var all []json.RawMessage
-	for u != "" {
-		body, err := g.Do(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink string            `json:"@odata.nextLink"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("client: list %s: %w", redactURL(u), err)
-		}
-		all = append(all, page.Value...)
-		if page.NextLink == u {
-			return nil, fmt.Errorf("client: list %s: nextLink repeats the page", redactURL(u))
-		}
-		u = page.NextLink
-	}
-	if all == nil {
-		all = []json.RawMessage{}
-	}
-	return all, nil
+	return collect(u, func(u string) ([]byte, error) { return g.Do(ctx, http.MethodGet, u, nil) })
 }

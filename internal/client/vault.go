@@ -156,33 +156,7 @@ func (v Vault) List(ctx context.Context, path string) ([]json.RawMessage, error)
 	if err != nil {
 		return nil, err
 	}
-	var all []json.RawMessage
-	for u != "" {
-		body, err := v.do(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return nil, err
-		}
-		var page struct {
-			Value    []json.RawMessage `json:"value"`
-			NextLink *string           `json:"nextLink"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("client: list %s: %w", redactURL(u), err)
-		}
-		all = append(all, page.Value...)
-		next := ""
-		if page.NextLink != nil {
-			next = *page.NextLink
-		}
-		if next == u {
-			return nil, fmt.Errorf("client: list %s: nextLink repeats the page", redactURL(u))
-		}
-		u = next
-	}
-	if all == nil {
-		all = []json.RawMessage{}
-	}
-	return all, nil
+	return collect(u, func(u string) ([]byte, error) { return v.do(ctx, http.MethodGet, u, nil) })
 }
 
 // ParseChallenge parses a WWW-Authenticate header of the Bearer scheme into its
