@@ -75,14 +75,8 @@ func (s *Service) DeleteGroup(ctx context.Context, c Caller, sub, name string) (
 				return err
 			}
 		}
-		rest, err := tx.List(ctx, membersPrefix(sub, name), "", 0)
-		if err != nil {
+		if err := storage.DeletePrefix(ctx, tx, membersPrefix(sub, name)); err != nil {
 			return err
-		}
-		for _, e := range rest {
-			if err := tx.Delete(ctx, e.Key); err != nil {
-				return err
-			}
 		}
 		scope, err := parseScope(g.ID())
 		if err != nil {
