@@ -78,16 +78,6 @@ func NormalizeLocation(s string) (name string, ok bool) {
 	return "", false
 }
 
-// LookupLocation returns the region whose canonical name is name.
-func LookupLocation(name string) (Location, bool) {
-	for _, l := range locations {
-		if l.Name == name {
-			return l, true
-		}
-	}
-	return Location{}, false
-}
-
 func locationNames() string {
 	names := make([]string, len(locations))
 	for i, l := range locations {

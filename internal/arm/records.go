@@ -3,7 +3,6 @@ package arm
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -58,15 +57,6 @@ func identityKey(sub, group, name string) string {
 func roleAssignmentKey(guid string) string { return prefixRoleAssignments + strings.ToLower(guid) }
 func roleDefinitionKey(guid string) string { return prefixRoleDefinitions + strings.ToLower(guid) }
 func operationKey(id string) string        { return prefixOperations + strings.ToLower(id) }
-
-// exists reports whether key is present.
-func exists(ctx context.Context, st storage.Store, key string) (bool, error) {
-	_, err := st.Get(ctx, key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
 
 // listJSON decodes every record under prefix, in key order, calling fn with each key and
 // record; unlike storage.ListJSON it reads in pages, so a long list is never held whole.
