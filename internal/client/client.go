@@ -101,9 +101,6 @@ func New(cfg Config) (*Client, error) {
 // URL returns the server's base URL.
 func (c *Client) URL() string { return c.base.String() }
 
-// HTTPClient returns the HTTP client every request goes through.
-func (c *Client) HTTPClient() *http.Client { return c.hc }
-
 // request is one HTTP call with an optional JSON body and bearer token.
 type request struct {
 	method string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -134,17 +133,17 @@ func (d DevOps) List(ctx context.Context, path string) ([]json.RawMessage, error
 // Open sends a GET with the given Accept header and returns the response body unread, for
 // zips, text logs and streams; the caller closes it. Unlike Do it has no overall time
 // limit (a followed log lasts as long as its step); ctx bounds it.
-func (d DevOps) Open(ctx context.Context, path, accept string) (io.ReadCloser, http.Header, error) {
+func (d DevOps) Open(ctx context.Context, path, accept string) (io.ReadCloser, error) {
 	u, err := d.devopsURL(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("client: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	if err := d.authorize(ctx, req.Header); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "keystage-cli")
@@ -153,16 +152,16 @@ func (d DevOps) Open(ctx context.Context, path, accept string) (io.ReadCloser, h
 	start := time.Now()
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("client: GET %s: %w", redactURL(u), err)
+		return nil, fmt.Errorf("client: GET %s: %w", redactURL(u), err)
 	}
 	d.c.log.Debug("http", "method", http.MethodGet, "url", redactURL(u), "status", resp.StatusCode,
 		"duration", time.Since(start).Round(time.Millisecond), "stream", true)
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		return nil, nil, newDevOpsError(http.MethodGet, u, resp.StatusCode, body)
+		return nil, newDevOpsError(http.MethodGet, u, resp.StatusCode, body)
 	}
-	return resp.Body, resp.Header, nil
+	return resp.Body, nil
 }
 
 // withQuery returns path with query parameter key set to value.
@@ -189,7 +188,6 @@ func newDevOpsError(method, u string, status int, body []byte) *ResponseError {
 	e := &ResponseError{StatusCode: status, Method: method, URL: redactURL(u), Body: body}
 	var we struct {
 		Message string `json:"message"`
-		TypeKey string `json:"typeKey"`
 		// ASP.NET's shape for some answers: {"count":1,"value":{"Message":"…"}}.
 		Value *struct {
 			Message string `json:"Message"`
@@ -207,22 +205,6 @@ func newDevOpsError(method, u string, status int, body []byte) *ResponseError {
 		e.Message = fmt.Sprintf("%s %s: %d %s", method, e.URL, status, http.StatusText(status))
 	}
 	return e
-}
-
-// DevOpsTypeKey returns the typeKey of a DevOps error body (ProjectDoesNotExistWithNameException,
-// …), or "" when err is not a DevOps answer that has one.
-func DevOpsTypeKey(err error) string {
-	var re *ResponseError
-	if !errors.As(err, &re) {
-		return ""
-	}
-	var we struct {
-		TypeKey string `json:"typeKey"`
-	}
-	if json.Unmarshal(re.Body, &we) != nil {
-		return ""
-	}
-	return we.TypeKey
 }
 
 // segment escapes one path segment (an organization, project or resource name).

@@ -149,20 +149,19 @@ func (d DevOps) Builds(ctx context.Context, org, project string, f BuildFilter) 
 	if f.Branch != "" {
 		q.Set("branchName", refName(f.Branch))
 	}
-	p := projPath(org, project, "build/builds")
 	if f.Top > 0 {
 		q.Set("$top", strconv.Itoa(f.Top))
-		if len(q) > 0 {
-			p += "?" + q.Encode()
-		}
+	}
+	p := projPath(org, project, "build/builds")
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	if f.Top > 0 {
 		raw, err := d.Do(ctx, http.MethodGet, p, nil)
 		if err != nil {
 			return nil, err
 		}
 		return collectionValue(raw)
-	}
-	if len(q) > 0 {
-		p += "?" + q.Encode()
 	}
 	return d.List(ctx, p)
 }
@@ -206,8 +205,7 @@ func (d DevOps) BuildLog(ctx context.Context, org, project string, buildID, logI
 	if len(q) > 0 {
 		p += "?" + q.Encode()
 	}
-	body, _, err := d.Open(ctx, p, "text/plain")
-	return body, err
+	return d.Open(ctx, p, "text/plain")
 }
 
 // BuildArtifacts lists a run's artifacts.
@@ -223,8 +221,7 @@ func (d DevOps) BuildArtifact(ctx context.Context, org, project string, buildID 
 // BuildArtifactZip opens an artifact of a run as a zip of its files (paths inside start
 // with the artifact's name). The caller closes the reader.
 func (d DevOps) BuildArtifactZip(ctx context.Context, org, project string, buildID int, name string) (io.ReadCloser, error) {
-	body, _, err := d.Open(ctx, buildArtifactsPath(org, project, buildID)+"?artifactName="+url.QueryEscape(name)+"&%24format=zip", "application/zip")
-	return body, err
+	return d.Open(ctx, buildArtifactsPath(org, project, buildID)+"?artifactName="+url.QueryEscape(name)+"&%24format=zip", "application/zip")
 }
 
 func buildArtifactsPath(org, project string, buildID int) string {
