@@ -238,16 +238,7 @@ func (s *Service) checkAssertion(ctx context.Context, c client, raw string) erro
 
 // Well-known resources Azure clients request tokens for.
 const (
-	ResourceARM         = "https://management.azure.com/"
-	ResourceARMClassic  = "https://management.core.windows.net/"
-	ResourceKeyVault    = "https://vault.azure.net"
-	ResourceGraph       = "https://graph.microsoft.com"
-	ResourceAzureDevOps = "499b84ac-1321-427f-aa17-267ca6975798"
+	ResourceARM      = "https://management.azure.com/"
+	ResourceKeyVault = "https://vault.azure.net"
+	ResourceGraph    = "https://graph.microsoft.com"
 )
-
-// StandardResources returns the resources a Keystage server accepts tokens for: Azure's
-// well-known ones, Keystage's own public URL, and its Key Vault challenge resource (such
-// as https://vault.localhost:8443).
-func StandardResources(publicURL, vaultResource string) []string {
-	return []string{ResourceARM, ResourceARMClassic, ResourceKeyVault, ResourceGraph, ResourceAzureDevOps, publicURL, vaultResource}
-}
