@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"net"
 	"net/url"
 	"strings"
 
@@ -132,7 +131,7 @@ func orgName(value, serverURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !strings.EqualFold(u.Scheme, "https") || !sameHost(u.Host, s.Host) {
+	if !strings.EqualFold(u.Scheme, "https") || !client.SameHost(u.Host, s.Host) {
 		return "", usageErrorf("--organization %s is not on the server you are signed in to (%s); sign in to that server with 'keystage login'", value, serverURL)
 	}
 	rest := strings.TrimPrefix(strings.TrimPrefix(u.Path, s.Path), "/")
@@ -141,18 +140,6 @@ func orgName(value, serverURL string) (string, error) {
 		return "", usageErrorf("--organization %s names no organization: use %s/NAME", value, serverURL)
 	}
 	return name, nil
-}
-
-// sameHost compares host[:port] values case-insensitively, an absent port meaning 443.
-func sameHost(a, b string) bool {
-	norm := func(h string) string {
-		host, port, err := net.SplitHostPort(h)
-		if err != nil {
-			host, port = strings.Trim(h, "[]"), "443"
-		}
-		return strings.ToLower(net.JoinHostPort(host, port))
-	}
-	return norm(a) == norm(b)
 }
 
 // devopsConfigure is `devops configure`: az devops' defaults for --organization and

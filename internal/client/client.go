@@ -271,22 +271,21 @@ func checkHost(raw, host string) error {
 	if err != nil {
 		return fmt.Errorf("client: server sent a bad link: %w", err)
 	}
-	if u.Scheme != "https" || !sameHostPort(u.Host, host) {
+	if u.Scheme != "https" || !SameHost(u.Host, host) {
 		return fmt.Errorf("client: server sent a link to %s://%s, not to %s; not following it", u.Scheme, u.Host, host)
 	}
 	return nil
 }
 
-// sameHostPort compares host[:port] values, an absent port meaning 443.
-func sameHostPort(a, b string) bool {
-	split := func(s string) (string, string) {
-		h, p, err := net.SplitHostPort(s)
+// SameHost reports whether two host[:port] values (URL hosts) name the same host and
+// port, case-insensitively, an absent port meaning 443.
+func SameHost(a, b string) bool {
+	norm := func(h string) string {
+		host, port, err := net.SplitHostPort(h)
 		if err != nil {
-			return strings.ToLower(s), "443"
+			host, port = strings.Trim(h, "[]"), "443"
 		}
-		return strings.ToLower(h), p
+		return strings.ToLower(net.JoinHostPort(host, port))
 	}
-	ah, ap := split(a)
-	bh, bp := split(b)
-	return ah == bh && ap == bp
+	return norm(a) == norm(b)
 }

@@ -303,7 +303,7 @@ func TestLinksToOtherHostsNotFollowed(t *testing.T) {
 	}
 }
 
-func TestSameHostPort(t *testing.T) {
+func TestSameHost(t *testing.T) {
 	tests := []struct {
 		a, b string
 		want bool
@@ -312,10 +312,11 @@ func TestSameHostPort(t *testing.T) {
 		{"KV.vault.example:8443", "kv.vault.example:8443", true},
 		{"kv.vault.example:8443", "kv.vault.example", false},
 		{"other.example", "kv.vault.example", false},
+		{"[::1]", "[::1]:443", true},
 	}
 	for _, tt := range tests {
-		if got := sameHostPort(tt.a, tt.b); got != tt.want {
-			t.Errorf("sameHostPort(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		if got := SameHost(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameHost(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
 		}
 	}
 }
