@@ -105,7 +105,7 @@ func (a *app) accountSet() *cobra.Command {
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
 			want := name + a.subscription
 			if want == "" || (name != "" && a.subscription != "") {
-				return nil, usageErrorf("the following arguments are required: --subscription/-s/--name/-n")
+				return nil, requiredError("--subscription/-s/--name/-n")
 			}
 			if _, err := a.signedIn(); err != nil {
 				return nil, err

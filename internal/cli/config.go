@@ -28,7 +28,7 @@ func (a *app) newConfigureCommand() *cobra.Command {
 		nargs: []string{"defaults"},
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
 			if len(defaults) == 0 {
-				return nil, usageErrorf("the following arguments are required: --defaults/-d")
+				return nil, requiredError("--defaults/-d")
 			}
 			pairs := make([]string, len(defaults))
 			for i, d := range defaults {
@@ -52,7 +52,7 @@ func (a *app) configSet() *cobra.Command {
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
 			args := cmd.Flags().Args()
 			if len(args) == 0 {
-				return nil, usageErrorf("the following arguments are required: key_value")
+				return nil, requiredError("key_value")
 			}
 			return nil, a.setConfig(args)
 		},
@@ -134,7 +134,7 @@ func (a *app) configUnset() *cobra.Command {
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
 			args := cmd.Flags().Args()
 			if len(args) == 0 {
-				return nil, usageErrorf("the following arguments are required: key")
+				return nil, requiredError("key")
 			}
 			var errs []error
 			pairs := make([]string, 0, len(args))

@@ -157,7 +157,7 @@ func (a *app) devopsConfigure() *cobra.Command {
 				return a.devopsDefaults(), nil
 			}
 			if len(defaults) == 0 {
-				return nil, usageErrorf("the following arguments are required: --defaults/-d (or --list/-l)")
+				return nil, requiredError("--defaults/-d (or --list/-l)")
 			}
 			pairs := make([]string, 0, len(defaults))
 			for _, d := range defaults {
@@ -201,7 +201,7 @@ func pairMap(flag string, words []string) (map[string]string, error) {
 // requireInt checks that an integer id flag was given.
 func requireInt(flag string, v int) error {
 	if v <= 0 {
-		return usageErrorf("the following arguments are required: %s", flag)
+		return requiredError(flag)
 	}
 	return nil
 }

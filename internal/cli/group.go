@@ -41,11 +41,11 @@ func (a *app) groupCreate() *cobra.Command {
 		table:   groupTable,
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
 			if name == "" {
-				return nil, usageErrorf("the following arguments are required: --name/--resource-group/-n/-g")
+				return nil, requiredError("--name/--resource-group/-n/-g")
 			}
 			loc := a.defaultOf(location, "location")
 			if loc == "" {
-				return nil, usageErrorf("the following arguments are required: --location/-l")
+				return nil, requiredError("--location/-l")
 			}
 			t, err := parseTags(tags)
 			if err != nil {

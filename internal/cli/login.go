@@ -64,7 +64,7 @@ The CLI keeps its state in $KEYSTAGE_CONFIG_DIR (default ~/.keystage), files mod
 				missing = append(missing, "--tenant/-t")
 			}
 			if len(missing) > 0 {
-				return nil, usageErrorf("the following arguments are required: %s", strings.Join(missing, ", "))
+				return nil, requiredError(missing...)
 			}
 			p := profile{Server: srv, CAFile: caFile, TenantID: tenant, VaultSuffix: vaultSuffix}
 			if p.Server == "" {

@@ -104,7 +104,8 @@ func isNotFound(err error) bool {
 	return errors.As(err, &re) && re.StatusCode == 404
 }
 
-// joinRequired formats az's "the following arguments are required" error.
+// requiredError is az's usage error for missing arguments: "the following arguments
+// are required: NAME, ...".
 func requiredError(names ...string) error {
 	return usageErrorf("the following arguments are required: %s", strings.Join(names, ", "))
 }

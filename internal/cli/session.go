@@ -120,7 +120,7 @@ func (a *app) requireGroup(given string) (string, error) {
 	if g := a.defaultOf(given, "group"); g != "" {
 		return g, nil
 	}
-	return "", usageErrorf("the following arguments are required: --resource-group/-g")
+	return "", requiredError("--resource-group/-g")
 }
 
 // login signs in with a client secret and records the principal's subscriptions.
