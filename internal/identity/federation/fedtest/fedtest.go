@@ -36,9 +36,7 @@ type Issuer struct {
 	discoveryIssuer string
 	// handler, when set, answers every request instead of the normal documents.
 	handler http.HandlerFunc
-	// extraKeys are published in the JWKS besides Key.
-	extraKeys []jose.JSONWebKey
-	path      string
+	path    string
 
 	// DiscoveryHits and JWKSHits count requests.
 	DiscoveryHits atomic.Int64
@@ -104,13 +102,6 @@ func (is *Issuer) SetHandler(h http.HandlerFunc) {
 	is.handler = h
 }
 
-// AddKey publishes another key in the JWKS.
-func (is *Issuer) AddKey(k jose.JSONWebKey) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	is.extraKeys = append(is.extraKeys, k)
-}
-
 // RotateKey replaces the signing key and its kid.
 func (is *Issuer) RotateKey(k *rsa.PrivateKey, kid string) {
 	is.mu.Lock()
@@ -120,7 +111,7 @@ func (is *Issuer) RotateKey(k *rsa.PrivateKey, kid string) {
 
 func (is *Issuer) serve(w http.ResponseWriter, r *http.Request) {
 	is.mu.Lock()
-	h, discIss, key, kid, extra := is.handler, is.discoveryIssuer, is.Key, is.KeyID, append([]jose.JSONWebKey(nil), is.extraKeys...)
+	h, discIss, key, kid := is.handler, is.discoveryIssuer, is.Key, is.KeyID
 	is.mu.Unlock()
 	if h != nil {
 		h(w, r)
@@ -141,8 +132,7 @@ func (is *Issuer) serve(w http.ResponseWriter, r *http.Request) {
 		})
 	case is.path + "/keys":
 		is.JWKSHits.Add(1)
-		keys := append([]jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"}}, extra...)
-		writeJSON(w, jose.JSONWebKeySet{Keys: keys})
+		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"}}})
 	default:
 		http.NotFound(w, r)
 	}
