@@ -48,13 +48,6 @@ func (d *Directory) AddPrincipal(tenant string, typ arm.PrincipalType) string {
 	return id
 }
 
-// AddPrincipalID registers a principal with a given object id.
-func (d *Directory) AddPrincipalID(tenant, id string, typ arm.PrincipalType) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.principals[key(tenant, id)] = typ
-}
-
 // AddMember makes object a member of group.
 func (d *Directory) AddMember(tenant, group, object string) {
 	d.mu.Lock()
