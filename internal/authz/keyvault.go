@@ -138,7 +138,7 @@ func AuthorizeSecret(v *Vault, c *Caller, op SecretOperation, secretName string,
 		return SecretAccess{ByRBAC: true, Decision: d, Err: KeyVaultForbiddenByRbac(c, info.dataAction, resource, d, v.Name, v.Location)}
 	}
 	req := Request{
-		Principal:  Principal{ObjectID: c.ObjectID, GroupIDs: c.GroupIDs},
+		Principal:  c.principal(),
 		Action:     info.dataAction,
 		DataAction: true,
 		Scope:      v.Scope,

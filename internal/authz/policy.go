@@ -183,19 +183,9 @@ type Caller struct {
 	Issuer  string // iss, printed in denial messages
 }
 
-func (c *Caller) isOrIsMemberOf(id string) bool {
-	if id == "" {
-		return false
-	}
-	if equalFoldASCII(id, c.ObjectID) {
-		return true
-	}
-	for _, g := range c.GroupIDs {
-		if equalFoldASCII(id, g) {
-			return true
-		}
-	}
-	return false
+// principal returns the caller as the subject of an RBAC check.
+func (c *Caller) principal() Principal {
+	return Principal{ObjectID: c.ObjectID, GroupIDs: c.GroupIDs}
 }
 
 // PolicyReason explains a PolicyDecision.
@@ -246,9 +236,10 @@ type PolicyDecision struct {
 // applying entries add up. It does not allocate.
 func EvaluateAccessPolicies(entries []AccessPolicyEntry, c *Caller, perm PolicyPermission) PolicyDecision {
 	var applied, compound *AccessPolicyEntry
+	p := c.principal()
 	for i := range entries {
 		e := &entries[i]
-		if !equalFoldASCII(e.TenantID, c.TenantID) || !c.isOrIsMemberOf(e.ObjectID) {
+		if !equalFoldASCII(e.TenantID, c.TenantID) || !p.matches(e.ObjectID) {
 			continue
 		}
 		if e.ApplicationID != "" && (c.AppOnly || !equalFoldASCII(e.ApplicationID, c.ApplicationID)) {
