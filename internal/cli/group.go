@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -28,6 +29,29 @@ func (a *app) groupPath(name string) (string, error) {
 		return "", err
 	}
 	return "/subscriptions/" + sub + "/resourcegroups/" + pathEscape(name), nil
+}
+
+// locationFor returns the location of a new resource in group: --location when given,
+// else defaults.location, else the group's own location.
+func (a *app) locationFor(ctx context.Context, given, group string) (string, error) {
+	if loc := a.defaultOf(given, "location"); loc != "" {
+		return loc, nil
+	}
+	path, err := a.groupPath(group)
+	if err != nil {
+		return "", err
+	}
+	raw, err := a.client.ARM().Get(ctx, path, apiResources)
+	if err != nil {
+		return "", err
+	}
+	var rg struct {
+		Location string `json:"location"`
+	}
+	if err := json.Unmarshal(raw, &rg); err != nil {
+		return "", fmt.Errorf("decode resource group: %w", err)
+	}
+	return rg.Location, nil
 }
 
 func (a *app) groupCreate() *cobra.Command {

@@ -58,16 +58,13 @@ func (a *app) identityCreate() *cobra.Command {
 			if err != nil {
 				return nil, err
 			}
-			loc := a.defaultOf(location, "location")
-			if loc == "" {
-				g, _ := a.requireGroup(grp)
-				raw, err := a.client.ARM().Get(ctx, "/subscriptions/"+mustSub(a)+"/resourcegroups/"+pathEscape(g), apiResources)
-				if err != nil {
-					return nil, err
-				}
-				if v, _ := decodeJSON(raw); v != nil {
-					loc, _ = lookupPath(v, "location").(string)
-				}
+			g, err := a.requireGroup(grp)
+			if err != nil {
+				return nil, err
+			}
+			loc, err := a.locationFor(ctx, location, g)
+			if err != nil {
+				return nil, err
 			}
 			body := map[string]any{"location": loc}
 			if t != nil {
@@ -86,12 +83,6 @@ func (a *app) identityCreate() *cobra.Command {
 	})
 	a.addSubscriptionFlag(cmd)
 	return cmd
-}
-
-// mustSub returns the current subscription id; callers have already resolved it once.
-func mustSub(a *app) string {
-	s, _ := a.subscriptionID()
-	return s
 }
 
 func (a *app) identityShow() *cobra.Command {

@@ -105,15 +105,9 @@ func (a *app) keyvaultCreate() *cobra.Command {
 			} else if !isNotFound(err) {
 				return nil, err
 			}
-			loc := a.defaultOf(location, "location")
-			if loc == "" {
-				raw, err := a.client.ARM().Get(ctx, groupPath, apiResources)
-				if err != nil {
-					return nil, err
-				}
-				var rg struct{ Location string }
-				_ = json.Unmarshal(raw, &rg)
-				loc = rg.Location
+			loc, err := a.locationFor(ctx, location, g)
+			if err != nil {
+				return nil, err
 			}
 			props := map[string]any{
 				"tenantId":                  a.prof.TenantID,
