@@ -73,7 +73,7 @@ func (ra *RoleAssignment) compile() (authz.Assignment, error) {
 	}
 	a := authz.Assignment{
 		ID: ra.ID(), Scope: sc, RoleDefinitionID: ra.RoleDefinitionID,
-		PrincipalID: ra.PrincipalID, PrincipalType: authz.PrincipalType(ra.PrincipalType),
+		PrincipalID: ra.PrincipalID, PrincipalType: ra.PrincipalType,
 		Condition: ra.Condition, ConditionVersion: ra.ConditionVersion,
 	}
 	return a, a.Compile()
@@ -129,7 +129,7 @@ func (s *Service) PutRoleAssignment(ctx context.Context, c Caller, scope, name s
 	principal := strings.ToLower(p.PrincipalID)
 	req := &authz.Request{
 		Action: actionRoleAssignmentWrite, Scope: sc,
-		RequestAttributes: &authz.RoleAssignmentAttributes{RoleDefinitionID: roleID, PrincipalID: principal, PrincipalType: authz.PrincipalType(p.PrincipalType)},
+		RequestAttributes: &authz.RoleAssignmentAttributes{RoleDefinitionID: roleID, PrincipalID: principal, PrincipalType: p.PrincipalType},
 	}
 	if err := s.authorizeRequest(c, req); err != nil {
 		return RoleAssignment{}, false, err
@@ -295,7 +295,7 @@ func (s *Service) DeleteRoleAssignment(ctx context.Context, c Caller, scope, nam
 	cur, ok := s.cache.rbac.Load().assignments[strings.ToLower(name)]
 	req := &authz.Request{Action: actionRoleAssignmentDelete, Scope: sc}
 	if ok && strings.EqualFold(cur.Scope, sc.String()) {
-		req.ResourceAttributes = &authz.RoleAssignmentAttributes{RoleDefinitionID: cur.RoleDefinitionID, PrincipalID: cur.PrincipalID, PrincipalType: authz.PrincipalType(cur.PrincipalType)}
+		req.ResourceAttributes = &authz.RoleAssignmentAttributes{RoleDefinitionID: cur.RoleDefinitionID, PrincipalID: cur.PrincipalID, PrincipalType: cur.PrincipalType}
 	}
 	if err := s.authorizeRequest(c, req); err != nil {
 		return RoleAssignment{}, false, err

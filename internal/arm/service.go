@@ -14,19 +14,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keystage/keystage/internal/authz"
 	"github.com/keystage/keystage/internal/storage"
 )
 
-// PrincipalType is ARM's principalType of a role assignment and systemData's identity type.
-type PrincipalType string
+// PrincipalType is ARM's principalType of a role assignment and systemData's identity type;
+// authz defines the values.
+type PrincipalType = authz.PrincipalType
 
 // The principal types Keystage knows.
 const (
-	PrincipalUser             PrincipalType = "User"
-	PrincipalServicePrincipal PrincipalType = "ServicePrincipal"
-	PrincipalGroup            PrincipalType = "Group"
-	PrincipalForeignGroup     PrincipalType = "ForeignGroup"
-	PrincipalDevice           PrincipalType = "Device"
+	PrincipalUser             = authz.PrincipalUser
+	PrincipalServicePrincipal = authz.PrincipalServicePrincipal
+	PrincipalGroup            = authz.PrincipalGroup
+	PrincipalForeignGroup     = authz.PrincipalForeignGroup
+	PrincipalDevice           = authz.PrincipalDevice
 )
 
 // Caller is the authenticated principal a management call is made on behalf of, taken from
