@@ -290,10 +290,14 @@ func (a *app) keyvaultPurge() *cobra.Command {
 }
 
 func (a *app) keyvaultListDeleted() *cobra.Command {
+	var resourceType string
 	cmd := a.command(leaf{
 		use:   "list-deleted",
 		short: "List soft-deleted Key Vaults of the subscription",
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			if !strings.EqualFold(resourceType, "vault") {
+				return nil, usageErrorf("argument --resource-type: Keystage has no managed HSMs: only 'vault' is supported, not '%s'", resourceType)
+			}
 			sub, err := a.subscriptionID()
 			if err != nil {
 				return nil, err
@@ -305,7 +309,7 @@ func (a *app) keyvaultListDeleted() *cobra.Command {
 			return decodeList(items)
 		},
 	}, func(f *pflag.FlagSet) {
-		f.String("resource-type", "vault", "Only vaults are served")
+		f.StringVar(&resourceType, "resource-type", "vault", "Type of the deleted resources: vault (Keystage has no managed HSMs)")
 	})
 	a.addSubscriptionFlag(cmd)
 	return cmd
