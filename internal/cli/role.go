@@ -274,7 +274,8 @@ func (a *app) searchAssignments(ctx context.Context, scope, assignee, role strin
 			return nil, err
 		}
 	}
-	names := map[string]string{}
+	// Many assignments share a role or a principal: look each up once.
+	roleNames, principalNames := map[string]string{}, map[string]string{}
 	out := []any{}
 	for _, v := range list.([]any) {
 		m, _ := v.(map[string]any)
@@ -286,16 +287,25 @@ func (a *app) searchAssignments(ctx context.Context, scope, assignee, role strin
 		if roleID != "" && !strings.EqualFold(lastSegment(rid), lastSegment(roleID)) {
 			continue
 		}
-		if _, ok := names[strings.ToLower(lastSegment(rid))]; !ok {
-			names[strings.ToLower(lastSegment(rid))] = a.roleName(ctx, rid)
-		}
-		m["roleDefinitionName"] = names[strings.ToLower(lastSegment(rid))]
+		m["roleDefinitionName"] = lookupOnce(roleNames, lastSegment(rid), func() string { return a.roleName(ctx, rid) })
 		if pid, _ := m["principalId"].(string); pid != "" {
-			m["principalName"] = a.principalName(ctx, pid)
+			m["principalName"] = lookupOnce(principalNames, pid, func() string { return a.principalName(ctx, pid) })
 		}
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// lookupOnce returns cache's value for key (compared case-insensitively), calling lookup
+// to fill it on first use.
+func lookupOnce(cache map[string]string, key string, lookup func() string) string {
+	key = strings.ToLower(key)
+	v, ok := cache[key]
+	if !ok {
+		v = lookup()
+		cache[key] = v
+	}
+	return v
 }
 
 func lastSegment(id string) string {
@@ -324,7 +334,6 @@ func (a *app) principalName(ctx context.Context, oid string) string {
 	}
 	var sp struct {
 		AppID string `json:"appId"`
-		Names []string
 	}
 	_ = json.Unmarshal(raw, &sp)
 	return sp.AppID
