@@ -168,7 +168,7 @@ func tableColumns(v any, cols ...[]string) any {
 
 // lookupPath follows a dotted key path through nested objects; nil when absent.
 func lookupPath(v any, path string) any {
-	for _, k := range splitDots(path) {
+	for _, k := range strings.Split(path, ".") {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return nil
@@ -176,18 +176,6 @@ func lookupPath(v any, path string) any {
 		v = m[k]
 	}
 	return v
-}
-
-func splitDots(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
 }
 
 func (a *app) accountGetAccessToken() *cobra.Command {

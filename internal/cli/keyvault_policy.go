@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -130,7 +131,7 @@ func (a *app) keyvaultSetPolicy() *cobra.Command {
 		for _, cat := range policyCategories {
 			list := new([]string)
 			perms[cat] = list
-			f.StringArrayVar(list, flagOf[cat], nil, "Space-separated "+cat+" permissions to grant: "+joinWords(policyPermissions[cat]))
+			f.StringArrayVar(list, flagOf[cat], nil, "Space-separated "+cat+" permissions to grant: "+strings.Join(policyPermissions[cat], ", "))
 		}
 	})
 	a.addSubscriptionFlag(cmd)
@@ -166,15 +167,4 @@ func (a *app) keyvaultDeletePolicy() *cobra.Command {
 	})
 	a.addSubscriptionFlag(cmd)
 	return cmd
-}
-
-func joinWords(ws []string) string {
-	out := ""
-	for i, w := range ws {
-		if i > 0 {
-			out += ", "
-		}
-		out += w
-	}
-	return out
 }
