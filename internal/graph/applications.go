@@ -79,23 +79,19 @@ func (q *request) renderApplication(app identity.Application, typed bool) (appli
 // id form, an appId is accepted too (Graph itself only takes the object id there).
 func (q *request) resolveApp(ref appRef) (identity.Application, error) {
 	ctx, tenant := q.r.Context(), q.caller.TenantID
-	if ref.appID != "" {
-		app, err := q.h.dir.Application(ctx, tenant, ref.appID)
-		if errors.Is(err, identity.ErrNotFound) {
-			return identity.Application{}, notFound(ref.appID)
+	id := ref.appID
+	if id == "" {
+		app, err := q.h.dir.ApplicationByObjectID(ctx, tenant, ref.objectID)
+		if !errors.Is(err, identity.ErrNotFound) {
+			return app, err
 		}
-		return app, err
+		id = ref.objectID
 	}
-	apps, err := q.h.dir.Applications(ctx, tenant)
-	if err != nil {
-		return identity.Application{}, err
+	app, err := q.h.dir.Application(ctx, tenant, id)
+	if errors.Is(err, identity.ErrNotFound) {
+		return identity.Application{}, notFound(id)
 	}
-	for _, a := range apps {
-		if strings.EqualFold(a.ObjectID, ref.objectID) || strings.EqualFold(a.AppID, ref.objectID) {
-			return a, nil
-		}
-	}
-	return identity.Application{}, notFound(ref.objectID)
+	return app, err
 }
 
 // managedApp resolves ref and checks that the caller may manage the application.

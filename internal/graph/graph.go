@@ -38,6 +38,7 @@ var Audiences = []string{"https://graph.microsoft.com", "https://graph.microsoft
 type Directory interface {
 	CreateApplication(ctx context.Context, tenantID, displayName string) (identity.Application, error)
 	Application(ctx context.Context, tenantID, appID string) (identity.Application, error)
+	ApplicationByObjectID(ctx context.Context, tenantID, objectID string) (identity.Application, error)
 	Applications(ctx context.Context, tenantID string) ([]identity.Application, error)
 	DeleteApplication(ctx context.Context, tenantID, appID string) error
 	Principal(ctx context.Context, tenantID, objectID string) (identity.Principal, error)

@@ -62,6 +62,25 @@ func (s *Service) Application(ctx context.Context, tenantID, appID string) (Appl
 	return getApplication(ctx, s.st, tid, id)
 }
 
+// ApplicationByObjectID returns the application whose application object id (Graph's id,
+// not its client id or its service principal's id) is objectID.
+func (s *Service) ApplicationByObjectID(ctx context.Context, tenantID, objectID string) (Application, error) {
+	tid, ok1 := NormalizeGUID(tenantID)
+	oid, ok2 := NormalizeGUID(objectID)
+	if !ok1 || !ok2 {
+		return Application{}, notFound("Application object '%s' not found.", truncate(objectID))
+	}
+	var ref objectRef
+	err := storage.GetJSON(ctx, s.st, objectKey(tid, oid), &ref)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && ref.Kind != kindApplication {
+		return Application{}, notFound("Application object '%s' not found in tenant '%s'.", oid, tid)
+	}
+	if err != nil {
+		return Application{}, storageError("get application", err)
+	}
+	return getApplication(ctx, s.st, tid, ref.ClientID)
+}
+
 func getApplication(ctx context.Context, st storage.Store, tid, appID string) (Application, error) {
 	var app Application
 	err := storage.GetJSON(ctx, st, appKey(tid, appID), &app)

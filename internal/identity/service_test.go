@@ -198,6 +198,17 @@ func TestTenantsAndApplications(t *testing.T) {
 		if _, err := e.svc.Principal(ctx, t2.ID, app.ObjectID); !errors.Is(err, identity.ErrNotFound) {
 			t.Errorf("application object resolved as a principal: %v", err)
 		}
+		if got, err := e.svc.ApplicationByObjectID(ctx, t2.ID, upper(app.ObjectID)); err != nil || got != app {
+			t.Errorf("ApplicationByObjectID = %+v, %v; want %+v", got, err, app)
+		}
+		for _, id := range []string{app.AppID, app.ServicePrincipalID, "not-a-guid"} {
+			if _, err := e.svc.ApplicationByObjectID(ctx, t2.ID, id); !errors.Is(err, identity.ErrNotFound) {
+				t.Errorf("ApplicationByObjectID(%s) = %v; want not found", id, err)
+			}
+		}
+		if _, err := e.svc.ApplicationByObjectID(ctx, e.tenant.ID, app.ObjectID); !errors.Is(err, identity.ErrNotFound) {
+			t.Errorf("application object of tenant 2 found in tenant 1: %v", err)
+		}
 		apps, err := e.svc.Applications(ctx, t2.ID)
 		if err != nil || len(apps) != 1 {
 			t.Errorf("Applications = %v, %v", apps, err)
