@@ -75,7 +75,8 @@ func (a *app) organizationList() *cobra.Command {
 	}, nil)
 }
 
-// organizationNameFlags are --name, or --organization/--org as a URL or name.
+// organizationNamed returns the DevOps client and the organization --name names, else
+// the one --organization/--org (a URL or name) or the configured default names.
 func (a *app) organizationNamed(name string, t devopsTarget) (client.DevOps, string, error) {
 	if name != "" {
 		t.org = name

@@ -39,7 +39,7 @@ func (r *endpointRef) flags(f *pflag.FlagSet) {
 	f.StringVarP(&r.name, "name", "n", "", "Name of the service connection (instead of --id)")
 }
 
-// resolve returns the client, organization, project and the connection's id.
+// resolveEndpoint returns the client, organization, project and the connection's id.
 func (a *app) resolveEndpoint(ctx context.Context, r endpointRef) (client.DevOps, string, string, string, error) {
 	d, org, project, err := a.devopsProject(r.t)
 	if err != nil {

@@ -21,7 +21,7 @@ func (t *policyTarget) flags(f *pflag.FlagSet) {
 	f.StringVar(&t.appID, "application-id", "", "Application id of a compound identity (the app acting for --object-id)")
 }
 
-// resolve returns the object id the policy is for.
+// resolvePolicyTarget returns the object id the policy is for.
 func (a *app) resolvePolicyTarget(ctx context.Context, t policyTarget) (string, error) {
 	n := 0
 	for _, s := range []string{t.objectID, t.spn, t.upn} {

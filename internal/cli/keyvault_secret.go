@@ -54,7 +54,7 @@ func (r *secretRef) flags(withVersion, withID bool) func(f *pflag.FlagSet) {
 	}
 }
 
-// resolve returns the vault client and the secret's name and version.
+// resolveSecret returns the vault client and the secret's name and version.
 func (a *app) resolveSecret(r secretRef, needName bool) (client.Vault, string, string, error) {
 	c, err := a.signedIn()
 	if err != nil {

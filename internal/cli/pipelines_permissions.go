@@ -34,7 +34,7 @@ func (r *resourceRef) flags(f *pflag.FlagSet) {
 	f.StringVar(&r.name, "resource-name", "", "Name of a service connection (with --resource-type endpoint), instead of --resource-id")
 }
 
-// resolve returns the client, organization, project, type and id of the resource.
+// resolveResource returns the client, organization, project, type and id of the resource.
 func (a *app) resolveResource(ctx context.Context, r resourceRef) (client.DevOps, string, string, string, string, error) {
 	if r.typ == "" {
 		return client.DevOps{}, "", "", "", "", requiredError("--resource-type")
@@ -86,7 +86,7 @@ func (p *permissionChange) flags(f *pflag.FlagSet) {
 	f.BoolVar(&p.allPipelines, "all-pipelines", false, "Every pipeline of the project")
 }
 
-// update applies a permit (authorized) or revoke to the resource.
+// updatePermissions applies a permit (authorized) or revoke to the resource.
 func (a *app) updatePermissions(ctx context.Context, p permissionChange, authorized bool) (any, error) {
 	if !p.allPipelines && len(p.pipelineIDs) == 0 {
 		return nil, usageErrorf("give --pipeline-id or --all-pipelines")

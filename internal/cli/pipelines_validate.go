@@ -111,7 +111,7 @@ func repositoryRoot(dir string) string {
 	}
 }
 
-// pairs parses repeated name=value flags.
+// printDiagnostics prints one file:line:col: message line per diagnostic.
 func printDiagnostics(w io.Writer, diags []syntax.Diagnostic) {
 	for _, d := range diags {
 		fmt.Fprintln(w, d.String())
