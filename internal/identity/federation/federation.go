@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,7 +168,7 @@ func (v *Verifier) Verify(ctx context.Context, a *Assertion, want Expectation) e
 	if verified.Issuer != want.Issuer || verified.Subject != want.Subject {
 		return ErrClaims
 	}
-	if !contains(verified.Audience, want.Audience) {
+	if !slices.Contains(verified.Audience, want.Audience) {
 		return fmt.Errorf("%w: expected %s", ErrAudience, quoteShort(want.Audience))
 	}
 	return v.checkTime(verified)

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,7 +124,7 @@ func (v *Verifier) fetchKeys(ctx context.Context, issuer string) (map[string]*rs
 	if d.JWKSURI == "" {
 		return nil, fmt.Errorf("%w: the discovery document has no jwks_uri", ErrFetch)
 	}
-	if len(d.Algs) > 0 && !contains(d.Algs, string(jose.RS256)) {
+	if len(d.Algs) > 0 && !slices.Contains(d.Algs, string(jose.RS256)) {
 		return nil, fmt.Errorf("%w: the issuer does not sign with RS256", ErrFetch)
 	}
 	var set struct {
@@ -159,13 +160,4 @@ func (v *Verifier) fetchKeys(ctx context.Context, issuer string) (map[string]*rs
 		return nil, fmt.Errorf("%w: the issuer's key set holds no usable RS256 key", ErrFetch)
 	}
 	return keys, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
