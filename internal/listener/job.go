@@ -52,9 +52,11 @@ func (l *Listener) runJob(ctx context.Context, msg *agentproto.JobMessage) {
 	defer stopOnSignal()
 	sink := newEventSink()
 	hb := &heartbeat{l: l, msg: msg, cancel: cancelExec}
+	hbCtx, stopHeartbeat := context.WithCancel(jobCtx)
+	defer stopHeartbeat()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); hb.run(jobCtx) }()
+	go func() { defer wg.Done(); hb.run(hbCtx) }()
 	flushDone := make(chan struct{})
 	go func() { defer wg.Done(); l.flushLoop(jobCtx, msg, sink, flushDone) }()
 
@@ -62,17 +64,17 @@ func (l *Listener) runJob(ctx context.Context, msg *agentproto.JobMessage) {
 	defer l.artifacts.bind(nil)
 	rep := l.exe.Execute(exec, msg.Request, sink)
 	close(flushDone)
-	hb.stop()
+	stopHeartbeat()
 	wg.Wait()
 
-	if hb.isGone() {
+	if hb.lost {
 		log.Warn("the server dropped the job (its lease expired or its run was deleted); not reporting it")
 		return
 	}
 	// The last events ride with the report; earlier ones, if many are left, go first.
 	c := agentproto.Completion{LockToken: msg.LockToken, Report: rep}
 	for {
-		b := sink.take(msg.LockToken, maxBatchLines)
+		b := sink.take(msg.LockToken)
 		if b == nil {
 			break
 		}
@@ -108,45 +110,12 @@ type heartbeat struct {
 	l      *Listener
 	msg    *agentproto.JobMessage
 	cancel context.CancelFunc
-
-	mu       sync.Mutex
-	done     bool
-	lost     bool
-	stopOnce sync.Once
-	stopCh   chan struct{}
+	// lost is set when the server no longer knows the job; read it after run returns.
+	lost bool
 }
 
-func (h *heartbeat) stop() {
-	h.mu.Lock()
-	if h.stopCh == nil {
-		h.stopCh = make(chan struct{})
-	}
-	h.mu.Unlock()
-	h.stopOnce.Do(func() { close(h.stopCh) })
-}
-
-func (h *heartbeat) isGone() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lost
-}
-
+// run renews the lease until ctx ends or the server drops the job.
 func (h *heartbeat) run(ctx context.Context) {
-	h.mu.Lock()
-	if h.stopCh == nil {
-		h.stopCh = make(chan struct{})
-	}
-	stop := h.stopCh
-	h.mu.Unlock()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	every := time.Duration(h.msg.HeartbeatSeconds) * time.Second
 	if every <= 0 {
 		every = 10 * time.Second
@@ -161,9 +130,7 @@ func (h *heartbeat) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case gone(err) || lease.Gone:
-			h.mu.Lock()
 			h.lost = true
-			h.mu.Unlock()
 			h.cancel()
 			return
 		case err != nil:
@@ -210,7 +177,7 @@ func (l *Listener) flushLoop(ctx context.Context, msg *agentproto.JobMessage, si
 		case <-sink.full:
 		}
 		for {
-			b := sink.take(msg.LockToken, maxBatchLines)
+			b := sink.take(msg.LockToken)
 			if b == nil {
 				break
 			}
@@ -305,9 +272,9 @@ func (s *eventSink) StepFinished(st agent.Step, r job.StepReport) {
 	s.add(agentproto.Event{Kind: agentproto.StepFinished, Step: wireStep(st), Report: &r}, nil)
 }
 
-// take removes up to maxLines lines' worth of events (all with maxLines 0) as a batch
-// without a sequence number, or returns nil when nothing is buffered.
-func (s *eventSink) take(lockToken string, maxLines int) *agentproto.Events {
+// take removes up to maxBatchLines lines' (and maxBatchBytes bytes') worth of events as a
+// batch without a sequence number, or returns nil when nothing is buffered.
+func (s *eventSink) take(lockToken string) *agentproto.Events {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.events) == 0 {
@@ -316,7 +283,7 @@ func (s *eventSink) take(lockToken string, maxLines int) *agentproto.Events {
 	b := &agentproto.Events{LockToken: lockToken}
 	n, lines, size := 0, 0, 0
 	for n < len(s.events) && len(b.Events) < agentproto.MaxEvents {
-		if maxLines > 0 && n > 0 && (lines+len(s.lines[n]) > maxLines || size+s.bytes[n] > maxBatchBytes) {
+		if n > 0 && (lines+len(s.lines[n]) > maxBatchLines || size+s.bytes[n] > maxBatchBytes) {
 			break
 		}
 		size += s.bytes[n]

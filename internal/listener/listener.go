@@ -72,8 +72,6 @@ type Listener struct {
 	sess agentproto.Session
 	// artifacts is the executor's artifact store, bound to the running job.
 	artifacts *httpArtifacts
-	// Jobs counts the jobs run so far (for tests and --once).
-	jobs int
 }
 
 // New checks cfg and returns a Listener; it does not contact the server.
@@ -153,7 +151,6 @@ func (l *Listener) Run(ctx context.Context) error {
 			continue
 		}
 		l.runJob(ctx, msg)
-		l.jobs++
 		if l.cfg.Once {
 			break
 		}
