@@ -355,6 +355,13 @@ jobs:
 	startAgent(t, s, "gpu-1", map[string]string{"flavor": "windows", "gpu": "yes"}, false)
 	startAgent(t, s, "plain-2", map[string]string{"flavor": "linux"}, false)
 	ctx := context.Background()
+	// Demands are checked against the pool's agents when the run is queued: a job no
+	// registered agent can take fails at once, so the agents must be registered first.
+	pool := s.Pool("Default")
+	waitFor(t, "the agents to register", func() bool {
+		agents, err := s.DevOps.Agents(ctx, s.Org, pool)
+		return err == nil && len(agents) == 3
+	})
 	start := time.Now()
 	run := runPipeline(t, s, id, nil)
 	done := waitRun(t, s, id, *run.Id)
