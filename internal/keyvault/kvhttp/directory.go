@@ -68,7 +68,7 @@ func (d ARMDirectory) AuthorizeSecret(ctx context.Context, v *Vault, c *token.Cl
 		if op.OnSecret() {
 			s, err := vi.Scope.Child("secrets", secret)
 			if err != nil { // validated names always form a scope
-				return fault.New(fault.BadRequest, keyvault.CodeBadParameter, "The request URI contains an invalid name: %s", clip(secret))
+				return keyvault.ErrInvalidName(secret)
 			}
 			scope = s
 		}
