@@ -107,10 +107,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		ae := &apiError{Status: resp.StatusCode}
-		var we struct {
-			Message string `json:"message"`
-			TypeKey string `json:"typeKey"`
-		}
+		var we agentproto.Error
 		if json.Unmarshal(b, &we) == nil {
 			ae.Message, ae.TypeKey = we.Message, we.TypeKey
 		}
