@@ -108,6 +108,8 @@ func TestDecodeEvents(t *testing.T) {
 	}{
 		{"not json", `{`, "not valid JSON"},
 		{"trailing data", `{"lockToken":"t","seq":1,"events":[]} {}`, "after its JSON value"},
+		{"trailing bracket", `{"lockToken":"t","seq":1,"events":[]}]`, "after its JSON value"},
+		{"trailing brace", `{"lockToken":"t","seq":1,"events":[]} }`, "after its JSON value"},
 		{"unknown field", `{"lockToken":"t","seq":1,"events":[],"x":1}`, "unknown field"},
 		{"no lock token", `{"seq":1,"events":[]}`, "lock token"},
 		{"seq zero", `{"lockToken":"t","seq":0,"events":[]}`, "sequence number"},

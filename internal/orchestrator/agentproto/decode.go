@@ -49,7 +49,7 @@ func decode(r io.Reader, v any, what string) error {
 	if err := dec.Decode(v); err != nil {
 		return bad("the %s body is not valid JSON: %v", what, err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return bad("the %s body has data after its JSON value", what)
 	}
 	return nil
