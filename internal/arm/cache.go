@@ -31,7 +31,6 @@ type cache struct {
 type cachedVault struct {
 	vault Vault
 	info  VaultInfo
-	Scope authz.Scope
 }
 
 // rbacSnapshot is every role assignment and custom role, indexed for checks.
@@ -180,13 +179,13 @@ func (c *cache) apply(ch *changes) {
 }
 
 func newCachedVault(v *Vault) *cachedVault {
+	scope, _ := authz.ParseScope(v.ID()) // ids built from validated names always parse
 	cv := &cachedVault{vault: *v}
-	cv.Scope, _ = authz.ParseScope(v.ID()) // ids built from validated names always parse
 	cv.info = VaultInfo{
 		Name:                      v.Name,
 		Key:                       v.Key,
 		ID:                        v.ID(),
-		Scope:                     cv.Scope,
+		Scope:                     scope,
 		SubscriptionID:            v.SubscriptionID,
 		ResourceGroup:             v.ResourceGroup,
 		Location:                  v.Location,

@@ -162,7 +162,7 @@ func (s *Service) ListVaults(ctx context.Context, c Caller, sub, group string) (
 		if !strings.EqualFold(v.vault.SubscriptionID, sub) || group != "" && !strings.EqualFold(v.vault.ResourceGroup, group) {
 			continue
 		}
-		if s.allowedAt(c, v.Scope, actionVaultRead) {
+		if s.allowedAt(c, v.info.Scope, actionVaultRead) {
 			out = append(out, v.vault)
 		}
 	}
