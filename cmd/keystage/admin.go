@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keystage/keystage/internal/barrier"
 	"github.com/keystage/keystage/internal/datadir"
 	"github.com/keystage/keystage/internal/server"
 )
@@ -28,13 +27,7 @@ It can run while the server is up: the server picks up the new term when it meet
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			switch {
-			case rootKeyFile != "":
-				cfg.RootKey, err = barrier.ReadRootKeyFile(rootKeyFile)
-			case getenv("KEYSTAGE_ROOT_KEY") != "":
-				cfg.RootKey, err = barrier.ParseRootKey(getenv("KEYSTAGE_ROOT_KEY"))
-			}
-			if err != nil {
+			if cfg.RootKey, err = rootKeyFrom(rootKeyFile, getenv); err != nil {
 				return err
 			}
 			term, err := server.RotateKey(cmd.Context(), cfg)

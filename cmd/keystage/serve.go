@@ -56,15 +56,8 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 					return fmt.Errorf("KEYSTAGE_KEYVAULT_THROTTLE: %w", err)
 				}
 			}
-			switch {
-			case rootKeyFile != "":
-				if cfg.RootKey, err = barrier.ReadRootKeyFile(rootKeyFile); err != nil {
-					return err
-				}
-			case getenv("KEYSTAGE_ROOT_KEY") != "":
-				if cfg.RootKey, err = barrier.ParseRootKey(getenv("KEYSTAGE_ROOT_KEY")); err != nil {
-					return fmt.Errorf("KEYSTAGE_ROOT_KEY: %w", err)
-				}
+			if cfg.RootKey, err = rootKeyFrom(rootKeyFile, getenv); err != nil {
+				return err
 			}
 			tuneGC(getenv)
 			srv, err := server.New(cmd.Context(), cfg)
@@ -95,6 +88,22 @@ In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) 
 	f.StringVar(&logFormat, "log-format", envOr(getenv, "KEYSTAGE_LOG_FORMAT", "text"), "log format: text or json (KEYSTAGE_LOG_FORMAT)")
 	f.Var(throttleFlag{&cfg.KeyVaultThrottle}, "keyvault-throttle", "per-vault request limit: azure (4000 transactions and 300 creates per 10s), off, or TRANSACTIONS/CREATES[/WINDOW] (KEYSTAGE_KEYVAULT_THROTTLE)")
 	return cmd
+}
+
+// rootKeyFrom returns the root key --root-key-file or KEYSTAGE_ROOT_KEY gives, the file
+// first; nil when neither is set, for the server to use DATA_DIR/root.key.
+func rootKeyFrom(file string, getenv func(string) string) ([]byte, error) {
+	switch {
+	case file != "":
+		return barrier.ReadRootKeyFile(file)
+	case getenv("KEYSTAGE_ROOT_KEY") != "":
+		key, err := barrier.ParseRootKey(getenv("KEYSTAGE_ROOT_KEY"))
+		if err != nil {
+			return nil, fmt.Errorf("KEYSTAGE_ROOT_KEY: %w", err)
+		}
+		return key, nil
+	}
+	return nil, nil
 }
 
 func envOr(getenv func(string) string, key, def string) string {
