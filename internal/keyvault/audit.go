@@ -47,7 +47,8 @@ type AuditConfig struct {
 }
 
 // Audit is the audit trail of data-plane calls. Record is cheap (an append under a mutex):
-// events are stored in batches, sealed by the barrier, one batch per vault per flush.
+// events are stored in batches, sealed by the barrier: a flush writes one batch per vault
+// for each auditChunk events it stores.
 // It is safe for concurrent use.
 type Audit struct {
 	store     storage.Backend
