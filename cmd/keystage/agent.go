@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keystage/keystage/internal/cli"
 	"github.com/keystage/keystage/internal/datadir"
 	"github.com/keystage/keystage/internal/listener"
 	"github.com/keystage/keystage/internal/task"
@@ -53,13 +53,8 @@ one, besides the system's CAs, and passes that bundle on to jobs as SSL_CERT_FIL
 			}
 			cfg.Logger = log
 			cfg.Tasks = task.Builtins()
-			cfg.Capabilities = map[string]string{}
-			for _, c := range caps {
-				k, v, ok := strings.Cut(c, "=")
-				if !ok || strings.TrimSpace(k) == "" {
-					return fmt.Errorf("--capability %q: want NAME=VALUE", c)
-				}
-				cfg.Capabilities[strings.TrimSpace(k)] = v
+			if cfg.Capabilities, err = cli.ParsePairs("--capability", caps); err != nil {
+				return err
 			}
 			if cfg.Token == "" {
 				cfg.Token = getenv("KEYSTAGE_AGENT_TOKEN")
