@@ -41,8 +41,6 @@ type Options struct {
 	// Lease and Heartbeat set the orchestrator's lease duration and heartbeat interval
 	// (defaults: 3s and 500ms, so that lost agents are detected quickly).
 	Lease, Heartbeat time.Duration
-	// Orchestrator adjusts the orchestrator's configuration.
-	Orchestrator func(*orchestrator.Config)
 }
 
 // Server is a running in-process server.
@@ -121,9 +119,6 @@ func (s *Server) serve(ln net.Listener) {
 		OrgPrefix:     func(orgID string) string { return devops.OrgPrefix(orgID) + "orch/" },
 		LeaseDuration: s.opts.Lease, HeartbeatInterval: s.opts.Heartbeat, PollTimeout: 10 * time.Second,
 	}
-	if s.opts.Orchestrator != nil {
-		s.opts.Orchestrator(&cfg)
-	}
 	runs, err := orchestrator.New(cfg)
 	if err != nil {
 		s.t.Fatal(err)
@@ -175,13 +170,6 @@ func (s *Server) stop() {
 	}
 }
 
-// Runs returns the current orchestrator.
-func (s *Server) Runs() *orchestrator.Service {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.runs
-}
-
 // Restart stops the server (clients see refused connections), waits down, then starts a
 // new orchestrator and HTTPS server on the same address and storage, as a server process
 // restart would.
@@ -208,11 +196,6 @@ func (s *Server) Conn() *azuredevops.Connection {
 	c := azuredevops.NewPatConnection(s.OrgURL, s.PAT)
 	c.TlsConfig = &tls.Config{RootCAs: s.CAPool}
 	return c
-}
-
-// OrchestratorProject is the test project as the orchestrator names it.
-func (s *Server) OrchestratorProject() orchestrator.Project {
-	return orchestrator.Project{OrgID: s.Org.ID, OrgName: s.Org.Name, ID: s.Project.ID, Name: s.Project.Name}
 }
 
 // Pipeline creates a YAML pipeline whose repository is a new local directory holding
