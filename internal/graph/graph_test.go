@@ -149,6 +149,10 @@ func TestApplicationsLifecycleAndOwnership(t *testing.T) {
 	if len(secret) < 30 || pw["keyId"] == "" || pw["displayName"] != "ci" || !strings.HasPrefix(secret, pw["hint"].(string)) {
 		t.Fatalf("addPassword = %v", pw)
 	}
+	_, out = e.do("alice", "POST", "/v1.0/applications/"+objID+"/addPassword", map[string]any{"passwordCredential": map[string]any{"endDateTime": "2001-01-01T00:00:00Z"}})
+	if errCode(out) != "Request_BadRequest" {
+		t.Errorf("addPassword ending in the past = %v, want Request_BadRequest", out)
+	}
 	e.must(200, "admin", "POST", "/v1.0/applications/"+objID+"/addPassword", map[string]any{})
 	got := e.must(200, "bob", "GET", "/v1.0/applications/"+objID, nil)
 	creds := got["passwordCredentials"].([]any)
