@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -66,12 +67,12 @@ func (k *signingKey) encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jsonMarshal(storedKey{KeyID: k.kid, PKCS8: der, Created: k.created})
+	return json.Marshal(storedKey{KeyID: k.kid, PKCS8: der, Created: k.created})
 }
 
 func decodeKey(b []byte) (*signingKey, error) {
 	var s storedKey
-	if err := jsonUnmarshal(b, &s); err != nil {
+	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
 	pk, err := x509.ParsePKCS8PrivateKey(s.PKCS8)

@@ -207,6 +207,3 @@ func (is *Issuer) Mint(ctx context.Context, orgID, subject string) (Token, error
 	is.log.InfoContext(ctx, "service connection token issued", "org", orgID, "sub", subject, "jti", c.ID)
 	return Token{Raw: raw, Claims: c}, nil
 }
-
-func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

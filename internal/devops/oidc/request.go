@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"sort"
 	"unicode/utf8"
 
 	"github.com/keystage/keystage/internal/fault"
@@ -67,5 +66,3 @@ func DecodeClaims(body []byte) (map[string]string, error) {
 func badBody(why string) error {
 	return fault.New(fault.BadRequest, CodeArgument, "The request body %s.", why)
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/fault"
 )
-
-// SchemeWorkloadIdentityFederation is the authorization scheme of connections whose
-// pipelines get tokens from this package.
-const SchemeWorkloadIdentityFederation = "WorkloadIdentityFederation"
 
 // Job is what a valid job access token (System.AccessToken) says about its job.
 type Job struct {
@@ -158,7 +155,7 @@ func (s *Service) CreateToken(ctx context.Context, r TokenRequest) (Token, error
 			"Pipeline %d is not authorized to use service connection %s. Permit access to the connection for this pipeline (or for all pipelines) in its pipeline permissions.",
 			job.DefinitionID, conn.Name)
 	}
-	if !strings.EqualFold(conn.Scheme, SchemeWorkloadIdentityFederation) {
+	if !strings.EqualFold(conn.Scheme, devops.SchemeWorkloadIdentityFederation) {
 		return Token{}, fault.New(fault.BadRequest, CodeSchemeUnsupported,
 			"Service connection %s uses the %s scheme; OIDC tokens are issued only for connections that use workload identity federation.", conn.Name, conn.Scheme)
 	}
@@ -184,7 +181,7 @@ func checkClaims(claims map[string]string) error {
 		names = append(names, clip(k))
 		reserved = reserved || reservedClaims[strings.ToLower(k)]
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	if reserved {
 		return fault.New(fault.BadRequest, CodeArgument, "The claims %s are set by the issuer and cannot be requested.", strings.Join(names, ", "))
 	}
