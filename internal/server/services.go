@@ -109,9 +109,10 @@ func (s *Server) openServices(ctx context.Context) (*services, error) {
 	return sv, nil
 }
 
-// runBackground starts the services' background work (the purge of deleted secrets and
-// vaults past their retention, the audit flusher) until ctx ends; the returned wait blocks until it has stopped, which includes the
-// audit trail's last flush.
+// runBackground runs the services' background work until ctx ends: the purges of deleted
+// secrets and vaults past their retention, the audit flusher, the watch of pipeline
+// permission checkpoints, and the orchestrator, which it closes. The returned wait blocks
+// until all of it has stopped, which includes the audit trail's last flush.
 func (sv *services) runBackground(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { sv.secrets.Run(ctx) })
