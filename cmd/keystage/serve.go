@@ -40,7 +40,7 @@ stored, a local certificate authority (ca.pem, for SSL_CERT_FILE), a default ten
 subscription, and an administrator credential (admin.json, mode 0600) that
 'keystage login' on this machine picks up.
 
-Every flag can also be set through the environment variable shown in its help.
+Flags that name an environment variable in their help can also be set through it.
 In production, pass the root key through KEYSTAGE_ROOT_KEY (base64 of 32 bytes) or
 --root-key-file instead of keeping it next to the database.`,
 		Args: cobra.NoArgs,
