@@ -55,7 +55,7 @@ func (s *Service) Approvals(ctx context.Context, org devops.Organization, projec
 			return nil, err
 		}
 		for _, cp := range cps {
-			if !strings.EqualFold(cp.Resource, w.ResourceType+"/"+w.ResourceID) || !cp.Pending {
+			if !strings.EqualFold(cp.Resource, w.resource()) || !cp.Pending {
 				continue
 			}
 			if len(ids) > 0 && !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, cp.ID) }) {
@@ -98,7 +98,7 @@ func (s *Service) Decide(ctx context.Context, org devops.Organization, projectID
 		s.Notify() // other runs of the pipeline waiting for the same resource continue too
 	} else {
 		a.Status = StatusRejected
-		if err := s.drop(ctx, wait(w)); err != nil {
+		if err := s.drop(ctx, w); err != nil {
 			return Approval{}, err
 		}
 	}

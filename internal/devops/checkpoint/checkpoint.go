@@ -59,7 +59,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	orch    Orchestrator
-	pending map[string]wait // storage key -> wait
+	pending map[string]Wait // storage key -> wait
 }
 
 var _ orchestrator.Checker = (*Service)(nil)
@@ -81,14 +81,14 @@ func New(st storage.Backend, svc *devops.Service, cfg Config, logger *slog.Logge
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{devops: svc, st: st, cfg: cfg, log: logger, wake: make(chan struct{}, 1), pending: map[string]wait{}}, nil
+	return &Service{devops: svc, st: st, cfg: cfg, log: logger, wake: make(chan struct{}, 1), pending: map[string]Wait{}}, nil
 }
 
-// wait is a run held until a pipeline is permitted a resource. Waits are stored (sealed)
+// Wait is a run held until its pipeline is permitted a resource. Waits are stored (sealed)
 // apart from projects so that the watch finds them all after a restart:
 //
 //	checkpoint/pending/{orgId}/{projectId}/{runId, 16 digits}/{resourceType}/{resourceId}
-type wait struct {
+type Wait struct {
 	Project      orchestrator.Project `json:"project"`
 	RunID        int64                `json:"runId"`
 	DefinitionID int                  `json:"definitionId"`
@@ -101,12 +101,12 @@ type wait struct {
 
 const pendingPrefix = "checkpoint/pending/"
 
-func (w wait) key() string {
+func (w Wait) key() string {
 	return fmt.Sprintf("%s%s/%s/%016d/%s/%s", pendingPrefix, w.Project.OrgID, w.Project.ID, w.RunID, w.ResourceType, w.ResourceID)
 }
 
-// Resource is the checkpoint's resource name, "{type}/{id}".
-func (w wait) resource() string { return w.ResourceType + "/" + w.ResourceID }
+// resource is the checkpoint's resource name, "{type}/{id}".
+func (w Wait) resource() string { return w.ResourceType + "/" + w.ResourceID }
 
 // Checkpoints implements orchestrator.Checker: one Checkpoint.Authorization per protected
 // resource (service connection) the pipeline may not use yet, before the first stage that
@@ -149,7 +149,7 @@ func (s *Service) Checkpoints(ctx context.Context, rc orchestrator.RunContext) (
 				if ok {
 					continue
 				}
-				w := wait{Project: rc.Project, RunID: rc.RunID, DefinitionID: rc.Pipeline.ID, ResourceType: devops.ResourceEndpoint,
+				w := Wait{Project: rc.Project, RunID: rc.RunID, DefinitionID: rc.Pipeline.ID, ResourceType: devops.ResourceEndpoint,
 					ResourceID: e.ID, ResourceName: e.Name, Stage: stage.Name, Created: s.cfg.Now().UTC()}
 				if err := storage.PutJSON(ctx, s.st, w.key(), w); err != nil {
 					return nil, fmt.Errorf("checkpoint: record wait: %w", err)

@@ -21,7 +21,7 @@ func (s *Service) Start(ctx context.Context, orch Orchestrator) error {
 	if orch == nil {
 		return errors.New("checkpoint: Start needs the orchestrator")
 	}
-	ws, err := storage.ListJSON[wait](ctx, s.st, pendingPrefix, "", 0)
+	ws, err := storage.ListJSON[Wait](ctx, s.st, pendingPrefix, "", 0)
 	if err != nil {
 		return fmt.Errorf("checkpoint: load pending waits: %w", err)
 	}
@@ -63,7 +63,7 @@ func (s *Service) Pending() []Wait {
 	defer s.mu.Unlock()
 	out := make([]Wait, 0, len(s.pending))
 	for _, w := range s.pending {
-		out = append(out, Wait(w))
+		out = append(out, w)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Created.Equal(out[j].Created) {
@@ -74,24 +74,12 @@ func (s *Service) Pending() []Wait {
 	return out
 }
 
-// Wait is a run held until its pipeline is permitted a resource.
-type Wait struct {
-	Project      orchestrator.Project
-	RunID        int64
-	DefinitionID int
-	ResourceType string
-	ResourceID   string
-	ResourceName string
-	Stage        string
-	Created      time.Time
-}
-
 // check resolves the waits whose pipelines are now permitted; errors are logged and the
 // wait retried at the next tick.
 func (s *Service) check(ctx context.Context) {
 	s.mu.Lock()
 	orch := s.orch
-	ws := make([]wait, 0, len(s.pending))
+	ws := make([]Wait, 0, len(s.pending))
 	for _, w := range s.pending {
 		ws = append(ws, w)
 	}
@@ -109,7 +97,7 @@ func (s *Service) check(ctx context.Context) {
 	}
 }
 
-func (s *Service) checkWait(ctx context.Context, orch Orchestrator, w wait) error {
+func (s *Service) checkWait(ctx context.Context, orch Orchestrator, w Wait) error {
 	org, err := s.devops.Organization(ctx, w.Project.OrgID)
 	if errors.Is(err, devops.ErrNotFound) {
 		return s.drop(ctx, w)
@@ -164,7 +152,7 @@ func (s *Service) checkWait(ctx context.Context, orch Orchestrator, w wait) erro
 }
 
 // drop forgets a wait.
-func (s *Service) drop(ctx context.Context, w wait) error {
+func (s *Service) drop(ctx context.Context, w Wait) error {
 	if err := s.st.Delete(ctx, w.key()); err != nil {
 		return err
 	}
