@@ -189,7 +189,16 @@ func (s *Service) PutRoleDefinition(ctx context.Context, c Caller, scope, id str
 		case !errors.Is(err, storage.ErrNotFound):
 			return err
 		}
-		if _, err := authz.NewRoleSet(append(authz.BuiltinRoles(), def)...); err != nil {
+		// The cache rebuilds the role set from every role; build it here first, so that a
+		// definition it would refuse (a name the set folds onto another's) is refused now
+		// instead of leaving the cache with the built-in roles only.
+		defs := []authz.RoleDefinition{def}
+		for _, d := range snap.roles.All() {
+			if !strings.EqualFold(d.ID, id) {
+				defs = append(defs, *d)
+			}
+		}
+		if _, err := authz.NewRoleSet(defs...); err != nil {
 			return errInvalidParameter("%s.", strings.TrimPrefix(err.Error(), "authz: "))
 		}
 		if err := storage.PutJSON(ctx, tx, roleDefinitionKey(id), cr); err != nil {

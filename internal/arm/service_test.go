@@ -524,3 +524,25 @@ func TestRoleAssignmentLimit(t *testing.T) {
 		arm.RoleAssignmentParams{RoleDefinitionID: authz.ReaderRoleID, PrincipalID: e.principal(arm.PrincipalUser).ObjectID})
 	wantCode(t, err, "RoleAssignmentLimitExceeded")
 }
+
+// TestCustomRoleNamesCollideAsTheRoleSetSees refuses a custom role whose name differs from
+// another's only in a way strings.EqualFold keeps apart but the role set folds together
+// ("i" and "İ"): accepting it would make the role set unbuildable and drop every custom role.
+func TestCustomRoleNamesCollideAsTheRoleSetSees(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	scope := "/subscriptions/" + e.sub
+	def := func(name string) authz.RoleDefinition {
+		return authz.RoleDefinition{RoleName: name, Permissions: []authz.Permission{{Actions: []string{"Microsoft.KeyVault/vaults/read"}}}, AssignableScopes: []string{scope}}
+	}
+	first := uuid.NewString()
+	if _, err := e.svc.PutRoleDefinition(ctx, e.admin, scope, first, def("i")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.PutRoleDefinition(ctx, e.admin, scope, uuid.NewString(), def("İ")); !fault.Is(err, fault.BadRequest) && !fault.Is(err, fault.Conflict) {
+		t.Errorf("second role named like the first = %v, want a 400 or 409", err)
+	}
+	if _, ok := e.svc.Roles().Role(first); !ok {
+		t.Errorf("custom role %s is gone from the role set", first)
+	}
+}
