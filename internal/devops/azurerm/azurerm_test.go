@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,6 +13,7 @@ import (
 	"github.com/keystage/keystage/internal/devops/azurerm"
 	"github.com/keystage/keystage/internal/devops/oidc"
 	"github.com/keystage/keystage/internal/fault"
+	"github.com/keystage/keystage/internal/identity"
 	"github.com/keystage/keystage/internal/identity/token"
 	"github.com/keystage/keystage/internal/orchestrator"
 	"github.com/keystage/keystage/internal/pipeline/job"
@@ -247,4 +250,74 @@ func FuzzReferences(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJobTokenBrokerConcurrentFirstUse: the parallel jobs of a run ask for their first
+// managed identity tokens at once; every request gets a token, and the connection's
+// identity ends up with one identity-endpoint credential.
+func TestJobTokenBrokerConcurrentFirstUse(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	mi, err := w.idp.CreateManagedIdentity(ctx, w.tenant, "/subscriptions/"+subscriptionID+"/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/pipeline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msi := w.connection("mi-conn", "ManagedServiceIdentity", map[string]string{"serviceprincipalid": mi.ClientID}, nil)
+	w.permit(msi.ID)
+	w.jobs.add("job-token", oidc.Job{OrgID: w.org.ID, ProjectID: w.proj.ID, DefinitionID: w.def.ID, RunID: 1, PlanID: planID, JobID: jobID})
+	id := &countingIdentity{Service: w.idp}
+	svc, err := azurerm.New(w.st, w.devops, id, w.issuer, w.jobs, azurerm.Config{
+		ServerURL: w.URL, VaultSuffix: "vault.localhost", VaultPort: 8443, HTTPClient: w.Client,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers = 8
+	errs := make(chan error, callers)
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.JobToken(ctx, azurerm.JobTokenRequest{Org: w.org, ProjectID: w.proj.ID, PlanID: planID, JobID: jobID,
+				ConnectionID: msi.ID, JobToken: "job-token", Resource: "https://vault.azure.net"})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("JobToken = %v", err)
+		}
+	}
+	if n := id.created.Load(); n != 1 {
+		t.Errorf("%d identity-endpoint credentials created, want one, shared", n)
+	}
+	creds, err := w.idp.IdentityEndpointCredentials(ctx)
+	if err != nil || len(creds) != 1 {
+		t.Fatalf("identity endpoint credentials = %d, %v; want one, shared", len(creds), err)
+	}
+	// A revoked credential is replaced on the next request.
+	if err := w.idp.DeleteIdentityEndpointCredential(ctx, creds[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.JobToken(ctx, azurerm.JobTokenRequest{Org: w.org, ProjectID: w.proj.ID, PlanID: planID, JobID: jobID,
+		ConnectionID: msi.ID, JobToken: "job-token", Resource: "https://vault.azure.net"}); err != nil {
+		t.Errorf("JobToken after the credential was revoked = %v", err)
+	}
+	if n := id.created.Load(); n != 2 {
+		t.Errorf("%d identity-endpoint credentials created, want a second one after the revocation", n)
+	}
+}
+
+// countingIdentity counts the identity-endpoint credentials azurerm creates.
+type countingIdentity struct {
+	*identity.Service
+	created atomic.Int32
+}
+
+func (c *countingIdentity) CreateIdentityEndpointCredential(ctx context.Context, ids []identity.IdentityRef) (identity.NewIdentityEndpointCredential, error) {
+	c.created.Add(1)
+	return c.Service.CreateIdentityEndpointCredential(ctx, ids)
 }

@@ -110,14 +110,16 @@ type storedHeader struct {
 // identity provider's managed identity endpoint logic, with an identity-endpoint
 // credential bound to that identity alone, created on first use and kept sealed.
 func (s *Service) managedIdentityToken(ctx context.Context, org devops.Organization, tenantID, clientID, resource string) (token.Token, error) {
+	stale := ""
 	for attempt := 0; attempt < 2; attempt++ {
-		h, err := s.identityHeader(ctx, org, tenantID, clientID, attempt > 0)
+		h, err := s.identityHeader(ctx, org, tenantID, clientID, stale)
 		if err != nil {
 			return token.Token{}, err
 		}
 		tok, err := s.id.ManagedIdentityToken(ctx, identity.ManagedIdentityTokenRequest{Header: h, Resource: resource, ClientID: clientID})
 		if fault.Is(err, fault.Unauthorized) && attempt == 0 {
-			continue // the credential was revoked: make a new one
+			stale = h // the credential was revoked: make a new one
+			continue
 		}
 		return tok, err
 	}
@@ -125,21 +127,30 @@ func (s *Service) managedIdentityToken(ctx context.Context, org devops.Organizat
 }
 
 // identityHeader returns the stored header for (tenant, client), creating one when there
-// is none or renew is set.
-func (s *Service) identityHeader(ctx context.Context, org devops.Organization, tenantID, clientID string, renew bool) (string, error) {
+// is none or the stored one is stale (a header the identity provider refused; "" when
+// none was). Concurrent callers in this process share the header the first of them
+// creates.
+func (s *Service) identityHeader(ctx context.Context, org devops.Organization, tenantID, clientID, stale string) (string, error) {
 	key := headerKey(org.ID, tenantID, clientID)
-	var h storedHeader
-	if !renew {
+	stored := func() (string, error) {
+		var h storedHeader
 		err := storage.GetJSON(ctx, s.st, key, &h)
-		if err == nil && h.Header != "" {
-			return h.Header, nil
-		}
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return "", fmt.Errorf("azurerm: load identity header: %w", err)
 		}
+		if h.Header == stale {
+			return "", nil
+		}
+		return h.Header, nil
+	}
+	if h, err := stored(); h != "" || err != nil {
+		return h, err
 	}
 	s.headerMu.Lock()
 	defer s.headerMu.Unlock()
+	if h, err := stored(); h != "" || err != nil {
+		return h, err // another caller made one while this one waited
+	}
 	cred, err := s.id.CreateIdentityEndpointCredential(ctx, []identity.IdentityRef{{TenantID: tenantID, ClientID: clientID}})
 	if err != nil {
 		return "", err

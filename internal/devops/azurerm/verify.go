@@ -164,7 +164,7 @@ func (s *Service) verifyCredential(ctx context.Context, org devops.Organization,
 		if t.clientID == "" {
 			return nil, errors.New("The service connection names no managed identity: set its serviceprincipalid to the client id of a Keystage user-assigned managed identity.")
 		}
-		h, err := s.identityHeader(ctx, org, t.tenantID, t.clientID, false)
+		h, err := s.identityHeader(ctx, org, t.tenantID, t.clientID, "")
 		if err != nil {
 			return nil, fmt.Errorf("The managed identity %s cannot be used: %s", t.clientID, safeMessage(err))
 		}
