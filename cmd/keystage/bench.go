@@ -140,7 +140,7 @@ The server throttles each vault to Azure's 4,000 requests per 10 s unless starte
 	f.StringVar(&token, "token", getenv("KEYSTAGE_BENCH_TOKEN"), "bearer token for the vault, instead of the administrator credential (KEYSTAGE_BENCH_TOKEN)")
 	f.StringVar(&op, "op", "both", "operation: get, set or both")
 	f.StringVar(&secret, "secret", "bench", "secret name read by get; prefix of the names set writes")
-	f.StringVar(&apiVersion, "api-version", "2026-04-01", "api-version to send")
+	f.StringVar(&apiVersion, "api-version", loadgen.DefaultAPIVersion, "api-version to send")
 	f.IntSliceVar(&connections, "connections", []int{1, 16, 64}, "connection counts to measure")
 	f.DurationVar(&duration, "duration", 10*time.Second, "measurement time per connection count")
 	f.DurationVar(&warmup, "warmup", 2*time.Second, "warm-up time per connection count, not measured")

@@ -25,6 +25,10 @@ const (
 	OpSet = "set" // PUT /secrets/{name}
 )
 
+// DefaultAPIVersion is the Key Vault api-version sent when Config.APIVersion is empty, and
+// with the challenge request.
+const DefaultAPIVersion = "2026-04-01"
+
 // Config configures Run.
 type Config struct {
 	// VaultURL is https://{vault}.{suffix}[:{port}].
@@ -49,7 +53,7 @@ type Config struct {
 	// ValueSize is the size of the values set writes (and of the value get reads, which Run
 	// creates first).
 	ValueSize int
-	// APIVersion is sent with every request.
+	// APIVersion is sent with every request (DefaultAPIVersion when empty).
 	APIVersion string
 }
 
@@ -101,7 +105,7 @@ func (c *Config) check() error {
 		c.ValueSize = 200
 	}
 	if c.APIVersion == "" {
-		c.APIVersion = "2026-04-01"
+		c.APIVersion = DefaultAPIVersion
 	}
 	return nil
 }

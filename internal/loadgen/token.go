@@ -36,7 +36,7 @@ func DiscoverChallenge(ctx context.Context, vaultURL, connect string, roots *x50
 		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 	}}
 	defer client.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(vaultURL, "/")+"/secrets?api-version=2026-04-01", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(vaultURL, "/")+"/secrets?api-version="+DefaultAPIVersion, nil)
 	if err != nil {
 		return Challenge{}, err
 	}
