@@ -229,6 +229,11 @@ func TestReferences(t *testing.T) {
 	if _, err := azurerm.References(steps, nil); err == nil {
 		t.Error("an undefined variable was accepted")
 	}
+	// Macros are read as the agent reads them: "$( env )" names the variable " env ".
+	steps[2].Inputs["azureSubscription"] = "$( env )-conn"
+	if _, err := azurerm.References(steps, map[string]string{"env": "prod"}); err == nil || !strings.Contains(err.Error(), "variable  env  is not defined") {
+		t.Errorf("References($( env )-conn) = %v, want the variable \" env \" undefined", err)
+	}
 }
 
 func FuzzReferences(f *testing.F) {

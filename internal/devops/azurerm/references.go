@@ -2,11 +2,11 @@ package azurerm
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/keystage/keystage/internal/fault"
+	"github.com/keystage/keystage/internal/pipeline/expr"
 	"github.com/keystage/keystage/internal/pipeline/plan"
 )
 
@@ -70,20 +70,17 @@ func References(steps []plan.Step, vars map[string]string) ([]Reference, error) 
 	return out, nil
 }
 
-var macroPattern = regexp.MustCompile(`\$\(([^()]+)\)`)
-
-// expandMacros replaces $(name) with variables; unknown names are an error.
+// expandMacros replaces $(name) with variables as the agent expands task inputs
+// (expr.ExpandMacros, names matched ignoring case); a name vars does not hold is an error.
 func expandMacros(v string, vars map[string]string) (string, error) {
-	var missing string
-	out := macroPattern.ReplaceAllStringFunc(v, func(m string) string {
-		name := strings.TrimSpace(m[2 : len(m)-1])
-		if val, ok := lookupFold(vars, name); ok {
-			return val
-		}
-		if missing == "" {
+	lookup := expr.MacroLookup(vars)
+	missing := ""
+	out := expr.ExpandMacros(v, func(name string) (string, bool) {
+		val, ok := lookup(name)
+		if !ok && name != "" && missing == "" {
 			missing = name
 		}
-		return m
+		return val, ok
 	})
 	if missing != "" {
 		return "", fmt.Errorf("variable %s is not defined when the run is queued, so the connection cannot be resolved and authorized; name the connection in the pipeline or define the variable in the pipeline's variables", clip(missing))
