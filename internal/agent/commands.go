@@ -226,5 +226,5 @@ func (s *stepRun) allowMultilineSecret() bool {
 	if v, ok := s.j.vars.get("SYSTEM_UNSAFEALLOWMULTILINESECRET"); ok {
 		return strings.EqualFold(strings.TrimSpace(v), "true")
 	}
-	return strings.EqualFold(environMap(s.j.e.cfg.Environ)["SYSTEM_UNSAFEALLOWMULTILINESECRET"], "true")
+	return strings.EqualFold(s.j.e.environ["SYSTEM_UNSAFEALLOWMULTILINESECRET"], "true")
 }

@@ -86,14 +86,14 @@ func TestStepTimeout(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	f := newFixture(t, nil)
+	mark := filepath.Join(t.TempDir(), "mark")
+	f := newFixture(t, func(c *Config) { c.Environ = append(os.Environ(), "MARK="+mark) })
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan struct{})
-	f.exec.cfg.Environ = append(os.Environ(), "MARK="+filepath.Join(t.TempDir(), "mark"))
 	go func() {
 		// Cancel once the first step's script is running.
 		for {
-			if _, err := os.Stat(strings.TrimPrefix(f.exec.cfg.Environ[len(f.exec.cfg.Environ)-1], "MARK=")); err == nil {
+			if _, err := os.Stat(mark); err == nil {
 				close(started)
 				cancel()
 				return

@@ -59,10 +59,11 @@ type Config struct {
 // concurrent Execute calls on one Executor wait for each other. Run jobs in parallel with
 // several Executors, each with its own WorkFolder.
 type Executor struct {
-	cfg   Config
-	tasks map[string]task.Task // "name@major", lower case
-	log   *slog.Logger
-	mu    sync.Mutex
+	cfg     Config
+	environ map[string]string    // cfg.Environ by name; read-only
+	tasks   map[string]task.Task // "name@major", lower case
+	log     *slog.Logger
+	mu      sync.Mutex
 }
 
 // New returns an Executor. It fails when a required Config field is missing or two tasks
@@ -96,7 +97,7 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.SigtermTimeout == 0 {
 		cfg.SigtermTimeout = task.DefaultSigtermTimeout
 	}
-	e := &Executor{cfg: cfg, tasks: map[string]task.Task{}, log: cfg.Logger}
+	e := &Executor{cfg: cfg, environ: environMap(cfg.Environ), tasks: map[string]task.Task{}, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

@@ -23,7 +23,7 @@ func (j *jobRun) newMasker() {
 			}
 		}
 		if !ok {
-			knob = environMap(j.e.cfg.Environ)[ignoreShortKnob]
+			knob = j.e.environ[ignoreShortKnob]
 		}
 		if n, err := strconv.Atoi(strings.TrimSpace(knob)); err == nil && n > 0 {
 			cfg.MinLength = n

@@ -308,7 +308,7 @@ func (s *stepRun) banner() {
 func (s *stepRun) taskEnv() (*task.Env, error) {
 	j, cfg := s.j, &s.j.e.cfg
 	lookup := j.vars.macroLookup()
-	hostEnv := environMap(cfg.Environ)
+	hostEnv := j.e.environ
 	envLookup := func(name string) (string, bool) { v, ok := hostEnv[name]; return v, ok }
 	inputs := s.def.Resolve(s.plan.Inputs)
 	sources, _ := j.vars.get("Build.SourcesDirectory")
