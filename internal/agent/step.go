@@ -211,11 +211,7 @@ func (s *stepRun) run(ctx context.Context) job.Result {
 		ctx, stop = context.WithTimeoutCause(ctx, time.Duration(st.TimeoutInMinutes)*s.j.e.cfg.Minute, errStepTimeout)
 		defer stop()
 	}
-	env, err := s.taskEnv()
-	if err != nil {
-		s.error(err.Error())
-		return job.Failed
-	}
+	env := s.taskEnv()
 	retries := st.RetryCountOnTaskFailure
 	if retries > retryLimit {
 		s.warning(fmt.Sprintf("The maximum allowed number of attempts is %d but got %d. Retry attempts count will be decreased to %d.", retryLimit, retries, retryLimit))
@@ -305,7 +301,7 @@ func (s *stepRun) banner() {
 // taskEnv resolves the step's inputs and environment (Agent TaskRunner): defaults, then
 // the step's values, macro expansion against the variables, then against the agent's
 // environment, then filePath inputs rooted at the sources directory.
-func (s *stepRun) taskEnv() (*task.Env, error) {
+func (s *stepRun) taskEnv() *task.Env {
 	j, cfg := s.j, &s.j.e.cfg
 	lookup := j.vars.macroLookup()
 	hostEnv := j.e.environ
@@ -340,7 +336,7 @@ func (s *stepRun) taskEnv() (*task.Env, error) {
 		Host:             s,
 		SigintTimeout:    cfg.SigintTimeout,
 		SigtermTimeout:   cfg.SigtermTimeout,
-	}, nil
+	}
 }
 
 // rootPath is the agent's TranslateFilePathInput: absolute paths are cleaned, relative
