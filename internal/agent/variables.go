@@ -23,7 +23,7 @@ type variable struct {
 type variables struct {
 	mu       sync.RWMutex
 	raw      map[string]variable // folded name -> value as set
-	expanded map[string]variable // folded name -> value with macros expanded
+	expanded map[string]variable // raw with macros expanded; always the same names
 	onSecret func(value string)  // registers a secret value with the masker
 }
 
@@ -40,10 +40,6 @@ func (vs *variables) set(name, value string, secret, readOnly, preserveCase bool
 	defer vs.mu.Unlock()
 	k := fold(name)
 	if old, ok := vs.expanded[k]; ok {
-		secret = secret || old.Secret
-		readOnly = readOnly || old.ReadOnly
-		name = old.Name
-	} else if old, ok := vs.raw[k]; ok {
 		secret = secret || old.Secret
 		readOnly = readOnly || old.ReadOnly
 		name = old.Name
@@ -76,10 +72,7 @@ func (vs *variables) lookup(name string) (variable, bool) {
 func (vs *variables) isReadOnly(name string) bool {
 	vs.mu.RLock()
 	defer vs.mu.RUnlock()
-	if v, ok := vs.expanded[fold(name)]; ok {
-		return v.ReadOnly
-	}
-	return vs.raw[fold(name)].ReadOnly
+	return vs.expanded[fold(name)].ReadOnly
 }
 
 // recalculate expands macros inside every value recursively (expr.ExpandVariables) and
