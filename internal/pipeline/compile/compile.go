@@ -113,7 +113,7 @@ func (b *builder) pipeline(root *syntax.Node) *plan.Plan {
 	default:
 		st := plan.Stage{Name: DefaultStageName, DependsOn: []string{}, Pool: p.Pool, Pos: root.Pos}
 		// The steps-only form carries job keys at the root.
-		st.Jobs = []plan.Job{b.jobFrom(root, DefaultJobName, st.Pool, true)}
+		st.Jobs = []plan.Job{b.job(root, DefaultJobName, st.Pool, true)}
 		p.Stages = []plan.Stage{st}
 	}
 	if p.Stages == nil {

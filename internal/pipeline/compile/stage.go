@@ -86,18 +86,15 @@ func (b *builder) jobs(n *syntax.Node, pool *plan.Pool) []plan.Job {
 			}
 			taken[strings.ToLower(name)] = true
 		}
-		out = append(out, b.job(j, name, pool))
+		out = append(out, b.job(j, name, pool, false))
 	}
 	return out
 }
 
-// job builds one job; n is a job mapping or, for the steps-only form, the root (whose
-// variables and pool stay at the root).
-func (b *builder) job(n *syntax.Node, name string, pool *plan.Pool) plan.Job {
-	return b.jobFrom(n, name, pool, false)
-}
-
-func (b *builder) jobFrom(n *syntax.Node, name string, pool *plan.Pool, root bool) plan.Job {
+// job builds one job; n is a job mapping or, for the steps-only form (root set), the
+// pipeline root, whose variables and pool stay at the root. The schema admits neither
+// dependsOn nor cancelTimeoutInMinutes at the root, so those read as absent there.
+func (b *builder) job(n *syntax.Node, name string, pool *plan.Pool, root bool) plan.Job {
 	j := plan.Job{
 		Name:            name,
 		DisplayName:     text(n.Get("displayName")),
@@ -107,25 +104,17 @@ func (b *builder) jobFrom(n *syntax.Node, name string, pool *plan.Pool, root boo
 		Pool:            pool,
 		Pos:             n.Pos,
 	}
-	if root {
-		j.Steps = b.steps(n.Get("steps"), n.Pos)
-		j.TimeoutInMinutes = b.integer(n.Get("timeoutInMinutes"), DefaultTimeoutInMinutes, 0, "timeoutInMinutes")
-		j.CancelTimeoutInMinutes = DefaultCancelTimeoutInMinutes
-		j.Strategy = b.strategy(n.Get("strategy"))
-		if w := n.Get("workspace"); w != nil {
-			j.Workspace = &plan.Workspace{Clean: text(w.Get("clean"))}
+	if !root {
+		j.Variables = b.variables(n.Get("variables"))
+		if p := b.pool(n.Get("pool")); p != nil {
+			j.Pool = p
 		}
-		return j
 	}
-	j.Variables = b.variables(n.Get("variables"))
 	if d := n.Get("dependsOn"); d != nil {
 		j.DependsOn = names(d)
 	}
 	j.TimeoutInMinutes = b.integer(n.Get("timeoutInMinutes"), DefaultTimeoutInMinutes, 0, "timeoutInMinutes")
 	j.CancelTimeoutInMinutes = b.integer(n.Get("cancelTimeoutInMinutes"), DefaultCancelTimeoutInMinutes, 0, "cancelTimeoutInMinutes")
-	if p := b.pool(n.Get("pool")); p != nil {
-		j.Pool = p
-	}
 	j.Strategy = b.strategy(n.Get("strategy"))
 	if w := n.Get("workspace"); w != nil {
 		j.Workspace = &plan.Workspace{Clean: text(w.Get("clean"))}
