@@ -305,20 +305,6 @@ func (e *expander) put(out *syntax.Node, key, value *syntax.Node) bool {
 	return true
 }
 
-// directiveItem reports whether a sequence item is a directive whose body is items to
-// splice (`- ${{ if cond }}:` followed by a sequence, or an expression).
-func directiveItem(item *syntax.Node) bool {
-	if item.Kind != syntax.Mapping || len(item.Pairs) == 0 {
-		return false
-	}
-	for _, p := range item.Pairs {
-		if _, ok, _ := expr.ParseDirective(p.Key.Value, expr.Options{}); !ok || p.Value.Kind == syntax.Mapping {
-			return false
-		}
-	}
-	return true
-}
-
 // evalItems evaluates sequence items into out, splicing directive bodies and
 // whole-expression items that give sequences, and returns the scope after them. When vars
 // is set the sequence is a variables list: variable templates are expanded in place and
@@ -329,7 +315,7 @@ func (e *expander) evalItems(items []*syntax.Node, sc *scope, out *syntax.Node, 
 		if e.failed() {
 			return sc
 		}
-		if directiveItem(item) {
+		if item.IsDirectiveItem() {
 			for _, p := range item.Pairs {
 				sc = e.evalItemDirective(p, &c, sc, out, run, vars)
 			}

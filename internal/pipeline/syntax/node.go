@@ -135,6 +135,21 @@ func (n *Node) FirstKey() string {
 	return n.Pairs[0].Key.Value
 }
 
+// IsDirectiveItem reports whether a sequence item splices items into its sequence: a
+// non-empty mapping whose every key is a `${{ }}` directive with a sequence or an
+// expression as its body (`- ${{ if cond }}:` followed by items).
+func (n *Node) IsDirectiveItem() bool {
+	if n == nil || n.Kind != Mapping || len(n.Pairs) == 0 {
+		return false
+	}
+	for _, p := range n.Pairs {
+		if _, ok, _ := expr.ParseDirective(p.Key.Value, expr.Options{}); !ok || p.Value.Kind == Mapping {
+			return false
+		}
+	}
+	return true
+}
+
 // IsNull reports whether n is missing or a null scalar.
 func (n *Node) IsNull() bool {
 	return n == nil || (n.Kind == Scalar && n.Type == Null)

@@ -327,35 +327,18 @@ func (v *validator) sequence(n *Node, d *def) {
 		return
 	}
 	for _, item := range n.Items {
-		if v.templating() && item.Kind == Mapping && len(item.Pairs) > 0 && allDirectives(item) {
+		if v.templating() && item.IsDirectiveItem() {
 			for _, p := range item.Pairs {
 				if _, _, err := expr.ParseDirective(p.Key.Value, expr.Options{}); err != nil {
 					v.errorf(p.Key, "%s", err.Error())
 					continue
 				}
-				switch p.Value.Kind {
-				case Sequence:
+				if p.Value.Kind == Sequence {
 					v.sequence(p.Value, d)
-				case Mapping:
-					v.node(p.Value, d.items, true)
 				}
 			}
 			continue
 		}
 		v.node(item, d.items, false)
 	}
-}
-
-// allDirectives reports whether every key of a mapping is a `${{ }}` directive whose body
-// is a sequence or an expression: the form that splices items into a sequence.
-func allDirectives(n *Node) bool {
-	for _, p := range n.Pairs {
-		if _, ok, _ := expr.ParseDirective(p.Key.Value, expr.Options{}); !ok {
-			return false
-		}
-		if p.Value.Kind == Mapping {
-			return false
-		}
-	}
-	return true
 }
