@@ -2,6 +2,7 @@ package devopshttp
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -177,11 +178,7 @@ func parseParameters(s string) (map[string]string, error) {
 			return nil, devops.BadRequest("parameters must be a JSON object of variable names to values, as text.")
 		}
 	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = stringify(v)
-	}
-	return out, nil
+	return templateParameters(m), nil
 }
 
 func (a *runsAPI) queueBuild(rq *Request) error {
@@ -221,20 +218,10 @@ func (a *runsAPI) queueBuild(rq *Request) error {
 	if b.Reason != "" {
 		o.Reason = strings.ToLower(b.Reason[:1]) + b.Reason[1:]
 	}
-	names := make([]string, 0, len(params))
-	for k := range params {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		o.Variables = append(o.Variables, job.Variable{Name: k, Value: params[k]})
 	}
-	if len(b.TemplateParameters) > 0 {
-		o.Parameters = map[string]string{}
-		for k, v := range b.TemplateParameters {
-			o.Parameters[k] = stringify(v)
-		}
-	}
+	o.Parameters = templateParameters(b.TemplateParameters)
 	run, err := a.runs.Queue(rq.R.Context(), p, pipelineOf(d), o)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package devopshttp
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -73,12 +74,7 @@ func pipelineOf(d devops.Definition) orchestrator.Pipeline {
 	} else {
 		pl.YAMLPath = d.YAMLPath
 	}
-	names := make([]string, 0, len(d.Variables))
-	for n := range d.Variables {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(d.Variables)) {
 		v := d.Variables[n]
 		pl.Variables = append(pl.Variables, orchestrator.DefinitionVariable{Name: n, Value: v.Value, Secret: v.IsSecret, AllowOverride: v.AllowOverride})
 	}
@@ -127,12 +123,7 @@ func (b *runPipelineBody) options(rq *Request) (orchestrator.QueueOptions, error
 			o.Branch, o.Commit = r.RefName, r.Version
 		}
 	}
-	names := make([]string, 0, len(b.Variables))
-	for n := range b.Variables {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(b.Variables)) {
 		v := b.Variables[n]
 		val := ""
 		if v.Value != nil {
@@ -140,12 +131,7 @@ func (b *runPipelineBody) options(rq *Request) (orchestrator.QueueOptions, error
 		}
 		o.Variables = append(o.Variables, job.Variable{Name: n, Value: val, Secret: v.IsSecret})
 	}
-	if len(b.TemplateParameters) > 0 {
-		o.Parameters = map[string]string{}
-		for k, v := range b.TemplateParameters {
-			o.Parameters[k] = stringify(v)
-		}
-	}
+	o.Parameters = templateParameters(b.TemplateParameters)
 	return o, nil
 }
 
@@ -418,6 +404,18 @@ func (a *runsAPI) getRuns(rq *Request) error {
 		out = append(out, j)
 	}
 	return rq.OK(newCollection(out))
+}
+
+// templateParameters renders template parameter values as text; nil when there are none.
+func templateParameters(params map[string]any) map[string]string {
+	if len(params) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(params))
+	for k, v := range params {
+		out[k] = stringify(v)
+	}
+	return out
 }
 
 // stringify renders a template parameter value as text (objects and lists as JSON).
