@@ -122,19 +122,18 @@ type Report struct {
 	// Tags are the run tags steps added with ##vso[build.addbuildtag], in order, without
 	// duplicates.
 	Tags []string `json:"tags,omitempty"`
-	// Attachments are files steps attached with ##vso[task.uploadfile],
-	// ##vso[task.addattachment], ##vso[task.uploadsummary] or ##vso[build.uploadlog]. The
-	// executor has copied each into its work folder, so Path outlives the job's temp files.
+	// Attachments are files steps attached with ##vso[task.uploadfile] (the agent does not
+	// support task.addattachment, task.uploadsummary or build.uploadlog). The executor has
+	// copied each into its work folder, so Path outlives the job's temp files.
 	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // Attachment is a file a step attached to the run's timeline.
 type Attachment struct {
-	// Type is the attachment type: "DistributedTask.Core.FileAttachment" for uploadfile,
-	// "DistributedTask.Core.Summary" for uploadsummary, "DistributedTask.Core.Log" for
-	// uploadlog, or the type given to addattachment.
+	// Type is the attachment type, Azure's "DistributedTask.Core.FileAttachment" for
+	// task.uploadfile.
 	Type string `json:"type"`
-	// Name is the attachment name (the file name unless addattachment named it).
+	// Name is the attachment name: the file name.
 	Name string `json:"name"`
 	// Path is the copy on the executor's machine.
 	Path string `json:"path"`
