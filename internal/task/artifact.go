@@ -134,9 +134,6 @@ func (s *LocalArtifacts) Publish(ctx context.Context, runID int64, name string, 
 	if err != nil {
 		return Artifact{}, fmt.Errorf("artifacts: publish %s: %w", name, err)
 	}
-	if err := os.MkdirAll(filepath.Join(s.runDir(runID), name), 0o755); err != nil {
-		return Artifact{}, fmt.Errorf("artifacts: %w", err)
-	}
 	a.Files += files
 	a.Size += size
 	idx[name] = a
