@@ -59,9 +59,7 @@ func protoError(err error) error {
 }
 
 func (a *runsAPI) poolID(rq *Request) (int, error) {
-	return rq.IntValue("poolId", func(v string) error {
-		return fault.New(fault.NotFound, devops.CodePoolNotFound, "Agent pool %s could not be found.", clip(v))
-	})
+	return rq.IntValue("poolId", poolNotFound)
 }
 
 func (a *runsAPI) registerAgent(rq *Request) error {

@@ -58,6 +58,11 @@ func accepts(rq *Request, kind string) bool {
 	return false
 }
 
+// badLogID answers a log id that is not a positive integer.
+func badLogID(v string) error {
+	return devops.BadRequest("The log id %q is not a positive integer.", clip(v))
+}
+
 // lineRange reads startLine and endLine (1-based, inclusive; absent or 0 means the first
 // or last line).
 func lineRange(rq *Request) (int, int, error) {
@@ -95,7 +100,7 @@ func (a *runsAPI) getBuildLogs(rq *Request) error {
 		}
 		return rq.OK(newCollection(out))
 	}
-	logID, err := rq.IntValue("logId", func(v string) error { return devops.BadRequest("The log id %q is not a positive integer.", clip(v)) })
+	logID, err := rq.IntValue("logId", badLogID)
 	if err != nil {
 		return err
 	}
@@ -258,7 +263,7 @@ func (a *runsAPI) getRunLogs(rq *Request) error {
 		return j
 	}
 	if _, ok := rq.Value("logId"); ok {
-		logID, err := rq.IntValue("logId", func(v string) error { return devops.BadRequest("The log id %q is not a positive integer.", clip(v)) })
+		logID, err := rq.IntValue("logId", badLogID)
 		if err != nil {
 			return err
 		}
