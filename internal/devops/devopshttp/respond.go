@@ -137,9 +137,6 @@ func decodeBytes(body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return bodyError(err)
 	}
-	if dec.More() {
-		return devops.BadRequest("The request body has data after its JSON value.")
-	}
 	if _, err := dec.Token(); err != io.EOF {
 		return devops.BadRequest("The request body has data after its JSON value.")
 	}

@@ -66,7 +66,7 @@ func (b endpointRefBody) input() devops.EndpointProjectInput {
 	return in
 }
 
-// strings drops null values (a client echoing a secret it was shown as null).
+// stringMap drops null values (a client echoing a secret it was shown as null).
 func stringMap(m map[string]*string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, v := range m {
