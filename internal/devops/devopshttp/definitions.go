@@ -344,9 +344,7 @@ func (rq *Request) definitionRef(d devops.Definition) definitionJSON {
 		CreatedDate: d.Created,
 	}
 	if d.QueueID != 0 {
-		if q, err := rq.h.svc.Queue(rq.R.Context(), rq.Org, d.ProjectID, d.QueueID); err == nil {
-			out.Queue = rq.agentQueue(q)
-		}
+		out.Queue = rq.queueRef(d.ProjectID, d.QueueID)
 	}
 	return out
 }

@@ -283,11 +283,41 @@ type agentQueueJSON struct {
 	Pool      *poolRefJSON `json:"pool"`
 }
 
+// agentQueue renders q with a reference to its pool.
 func (rq *Request) agentQueue(q devops.Queue) *agentQueueJSON {
-	out := &agentQueueJSON{ID: q.ID, Name: q.Name, ProjectID: q.ProjectID}
-	if p, err := rq.h.svc.Pool(rq.R.Context(), rq.Org, q.PoolID); err == nil {
-		out.Pool = &poolRefJSON{ID: p.ID, Name: p.Name, IsHosted: p.IsHosted, PoolType: "automation", Size: p.Size, Scope: rq.Org.ID}
+	return &agentQueueJSON{ID: q.ID, Name: q.Name, ProjectID: q.ProjectID, Pool: rq.poolRef(q.PoolID)}
+}
+
+// queueRef renders queue id of project, read once per request; nil when it cannot be read.
+func (rq *Request) queueRef(projectID string, id int) *agentQueueJSON {
+	key := projectID + "/" + strconv.Itoa(id)
+	if q, ok := rq.queueRefs[key]; ok {
+		return q
 	}
+	var out *agentQueueJSON
+	if q, err := rq.h.svc.Queue(rq.R.Context(), rq.Org, projectID, id); err == nil {
+		out = rq.agentQueue(q)
+	}
+	if rq.queueRefs == nil {
+		rq.queueRefs = map[string]*agentQueueJSON{}
+	}
+	rq.queueRefs[key] = out
+	return out
+}
+
+// poolRef renders pool id, read once per request; nil when it cannot be read.
+func (rq *Request) poolRef(id int) *poolRefJSON {
+	if p, ok := rq.poolRefs[id]; ok {
+		return p
+	}
+	var out *poolRefJSON
+	if p, err := rq.h.svc.Pool(rq.R.Context(), rq.Org, id); err == nil {
+		out = &poolRefJSON{ID: p.ID, Name: p.Name, IsHosted: p.IsHosted, PoolType: "automation", Size: p.Size, Scope: rq.Org.ID}
+	}
+	if rq.poolRefs == nil {
+		rq.poolRefs = map[int]*poolRefJSON{}
+	}
+	rq.poolRefs[id] = out
 	return out
 }
 

@@ -29,6 +29,11 @@ type Request struct {
 	loc     *Location
 	route   *Route
 	version apiVersion
+
+	// queueRefs ("{projectId}/{queueId}") and poolRefs hold the queues and pools rendered
+	// so far, so that a list of definitions or queues reads each one once (nil: not found).
+	queueRefs map[string]*agentQueueJSON
+	poolRefs  map[int]*poolRefJSON
 }
 
 // resolve loads the organization and project and applies the route's Access.
