@@ -2,6 +2,7 @@ package listener
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/keystage/keystage/internal/agent"
@@ -32,9 +33,9 @@ func systemCapabilities(name, workDir string, environ []string) map[string]strin
 		caps[k] = v
 	}
 	host, _ := os.Hostname()
-	home := ""
+	home := "" // the directory of the agent's binary, as the executor's Agent.HomeDirectory
 	if exe, err := os.Executable(); err == nil {
-		home = exe
+		home = filepath.Dir(exe)
 	}
 	for k, v := range map[string]string{
 		"Agent.Name":           name,
