@@ -8,10 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/fault"
+	"github.com/keystage/keystage/internal/identity"
 	"github.com/keystage/keystage/internal/orchestrator"
 	"github.com/keystage/keystage/internal/pipeline/job"
 )
@@ -105,8 +104,8 @@ func (s *Service) resolve(ctx context.Context, org devops.Organization, projectI
 // (the connection must be shared with the project), anything else a name in the project.
 // An unknown connection is an error wrapping devops.ErrNotFound.
 func ResolveEndpoint(ctx context.Context, svc *devops.Service, org devops.Organization, projectID, ref string) (devops.ServiceEndpoint, error) {
-	if id, err := uuid.Parse(ref); err == nil && len(ref) == 36 {
-		e, err := svc.Endpoint(ctx, org, id.String())
+	if id, ok := identity.NormalizeGUID(ref); ok {
+		e, err := svc.Endpoint(ctx, org, id)
 		if err != nil {
 			return devops.ServiceEndpoint{}, err
 		}

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/google/uuid"
 
 	"github.com/keystage/keystage/internal/devops"
+	"github.com/keystage/keystage/internal/identity"
 	"github.com/keystage/keystage/internal/storage"
 )
 
@@ -29,7 +29,6 @@ import (
 func keysPrefix(orgID string) string         { return devops.OrgPrefix(orgID) + "oidc/key/" }
 func keyKey(orgID, kid string) string        { return keysPrefix(orgID) + kid }
 func activeKey(orgID string) string          { return devops.OrgPrefix(orgID) + "oidc/active" }
-func validOrgID(orgID string) bool           { return len(orgID) == 36 && isLowerGUID(orgID) }
 func (k *signingKey) public() *rsa.PublicKey { return &k.private.PublicKey }
 
 // ErrNoKey means an organization has no signing key yet (none was ever needed).
@@ -295,9 +294,9 @@ func (is *Issuer) JWKS(ctx context.Context, orgID string) (jose.JSONWebKeySet, e
 	return set, nil
 }
 
-// isLowerGUID reports whether s is a GUID in canonical lower-case form, the only form
+// validOrgID reports whether s is a GUID in canonical lower-case form, the only form
 // organization ids take.
-func isLowerGUID(s string) bool {
-	u, err := uuid.Parse(s)
-	return err == nil && u.String() == s
+func validOrgID(s string) bool {
+	id, ok := identity.NormalizeGUID(s)
+	return ok && id == s
 }
