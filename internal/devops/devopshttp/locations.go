@@ -7,6 +7,7 @@ import (
 
 	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/fault"
+	"github.com/keystage/keystage/internal/identity"
 )
 
 // Location is an API resource location: what OPTIONS /{org}/_apis publishes and clients
@@ -27,7 +28,7 @@ type Location struct {
 }
 
 func (l Location) validate() error {
-	if _, ok := normalizeGUID(l.ID); !ok || l.ID != strings.ToLower(l.ID) {
+	if id, ok := identity.NormalizeGUID(l.ID); !ok || id != l.ID {
 		return fmt.Errorf("location id %q is not a lower-case GUID", l.ID)
 	}
 	if l.Area == "" || l.ResourceName == "" || l.RouteTemplate == "" || l.ResourceVersion < 1 || l.Feature == "" {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/keystage/keystage/internal/devops"
-	"github.com/keystage/keystage/internal/identity"
 )
 
 // template is a parsed route template such as "{project}/_apis/pipelines/{pipelineId}".
@@ -123,5 +122,3 @@ func splitPath(escaped string) ([]string, error) {
 	}
 	return segs, nil
 }
-
-func normalizeGUID(s string) (string, bool) { return identity.NormalizeGUID(s) }
