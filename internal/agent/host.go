@@ -14,7 +14,21 @@ import (
 	"github.com/keystage/keystage/internal/task"
 )
 
-var _ task.Host = (*stepRun)(nil)
+var (
+	_ task.Host         = (*stepRun)(nil)
+	_ task.EndpointHost = (*stepRun)(nil)
+)
+
+// Endpoint implements task.EndpointHost over the job's service connections
+// (job.Request.Endpoints), by id or by name, case-insensitively.
+func (s *stepRun) Endpoint(idOrName string) (job.Endpoint, bool) {
+	for _, e := range s.j.req.Endpoints {
+		if strings.EqualFold(e.ID, idOrName) || strings.EqualFold(e.Name, idOrName) {
+			return e, true
+		}
+	}
+	return job.Endpoint{}, false
+}
 
 // Variable implements task.Host.
 func (s *stepRun) Variable(name string) (string, bool) { return s.j.vars.get(name) }

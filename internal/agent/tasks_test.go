@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/keystage/keystage/internal/pipeline/job"
 	"github.com/keystage/keystage/internal/pipeline/plan"
+	"github.com/keystage/keystage/internal/task"
 )
 
 func taskStep(name string, version int, inputs map[string]string) plan.Step {
@@ -222,4 +225,38 @@ func TestCheckoutClonesGitURL(t *testing.T) {
 	rep, rec = f.run(context.Background(), req)
 	wantResults(t, rep, "Failed [Failed Skipped]")
 	wantContains(t, "log", rec.log(0), "git clone exited with code")
+}
+
+// endpointProbe reports what a task sees of the job's service connections.
+type endpointProbe struct{}
+
+var endpointProbeDef = &task.Definition{Name: "EndpointProbe", Version: task.Version{Major: 1}, Inputs: []task.Input{{Name: "ref"}}}
+
+func (endpointProbe) Definition() *task.Definition { return endpointProbeDef }
+func (endpointProbe) Run(ctx context.Context, env *task.Env) error {
+	eh, ok := env.Host.(task.EndpointHost)
+	if !ok {
+		return errors.New("the host has no endpoints")
+	}
+	e, ok := eh.Endpoint(env.Inputs.Get("ref"))
+	if !ok {
+		return errors.New("no endpoint " + env.Inputs.Get("ref"))
+	}
+	fmt.Fprintf(env.Stdout, "endpoint %s %s %s\n", e.ID, e.Name, e.Parameters["tenantid"])
+	return nil
+}
+
+// TestTasksSeeTheJobsEndpoints: the server's job message carries the connections a job may
+// use; tasks find them by id or name through task.EndpointHost.
+func TestTasksSeeTheJobsEndpoints(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Tasks = append(c.Tasks, endpointProbe{}) })
+	probe := func(ref string) plan.Step {
+		return taskStep("EndpointProbe", 1, map[string]string{"ref": ref})
+	}
+	req := f.request([]plan.Step{probe("SC-Tutorial"), probe("0b5b4a53-1b0e-4c0f-9b7e-7a1b1d7c0e11"), probe("other")})
+	req.Endpoints = []job.Endpoint{{ID: "0b5b4a53-1b0e-4c0f-9b7e-7a1b1d7c0e11", Name: "sc-tutorial", Type: "AzureRM",
+		Scheme: "WorkloadIdentityFederation", Parameters: map[string]string{"tenantid": "t1"}}}
+	rep, rec := f.run(context.Background(), req)
+	wantResults(t, rep, "Failed [Succeeded Succeeded Failed]")
+	wantContains(t, "log", rec.all(), "endpoint 0b5b4a53-1b0e-4c0f-9b7e-7a1b1d7c0e11 sc-tutorial t1", "no endpoint other")
 }

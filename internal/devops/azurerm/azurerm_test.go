@@ -84,9 +84,6 @@ func TestJobEndpoints(t *testing.T) {
 	if diff := cmp.Diff(wantParams, spEP.Parameters); diff != "" {
 		t.Errorf("parameters (-want +got):\n%s", diff)
 	}
-	if len(spEP.Secrets) != 0 {
-		t.Errorf("secrets sent to the job: %v", spEP.Secrets)
-	}
 	// No variable carries the service principal key.
 	vars := map[string]string{}
 	for _, v := range jc.Request.Variables {

@@ -77,8 +77,8 @@ type Request struct {
 }
 
 // Endpoint is a service connection as a job sees it (Azure's ServiceEndpoint in a job
-// message). Authorization parameters may hold secrets (a service principal key); executors
-// register them with the masker and never print them.
+// message). It holds no secret: the server keeps a service principal's key and gives the
+// job a token endpoint instead (see docs/service-connections.md).
 type Endpoint struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
@@ -90,8 +90,6 @@ type Endpoint struct {
 	Scheme string `json:"scheme"`
 	// Parameters are authorization parameters (tenantid, serviceprincipalid, ...).
 	Parameters map[string]string `json:"parameters,omitempty"`
-	// Secrets names the Parameters whose values are secret.
-	Secrets []string `json:"secrets,omitempty"`
 	// Data is the connection's data map (subscriptionId, environment, scopeLevel, ...).
 	Data map[string]string `json:"data,omitempty"`
 }
