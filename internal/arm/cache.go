@@ -2,6 +2,9 @@ package arm
 
 import (
 	"context"
+	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -22,6 +25,7 @@ import (
 // which each replica calls Service.Reload, and until then a bounded staleness that must be
 // documented for revocations.
 type cache struct {
+	log    *slog.Logger
 	vaults atomic.Pointer[map[string]*cachedVault] // lower-case name -> vault
 	rbac   atomic.Pointer[rbacSnapshot]
 	subs   atomic.Pointer[map[string]Subscription] // lower-case id -> subscription
@@ -105,7 +109,7 @@ func (ch *changes) putSubscription(sub *Subscription) {
 }
 
 // loadCache reads every cached record from store.
-func loadCache(ctx context.Context, store storage.Store) (*cache, error) {
+func loadCache(ctx context.Context, store storage.Store, log *slog.Logger) (*cache, error) {
 	ch := &changes{}
 	if err := listJSON(ctx, store, prefixVaults, func(_ string, v *Vault) error { ch.putVault(v); return nil }); err != nil {
 		return nil, storageError("load vaults", err)
@@ -119,7 +123,7 @@ func loadCache(ctx context.Context, store storage.Store) (*cache, error) {
 	if err := listJSON(ctx, store, prefixSubscriptions, func(_ string, sub *Subscription) error { ch.putSubscription(sub); return nil }); err != nil {
 		return nil, storageError("load subscriptions", err)
 	}
-	c := &cache{}
+	c := &cache{log: log}
 	c.vaults.Store(&map[string]*cachedVault{})
 	c.subs.Store(&map[string]Subscription{})
 	c.rbac.Store(&rbacSnapshot{assignments: map[string]*RoleAssignment{}, compiled: map[string]authz.Assignment{}, custom: map[string]*CustomRole{}})
@@ -132,7 +136,7 @@ func loadCache(ctx context.Context, store storage.Store) (*cache, error) {
 func (s *Service) Reload(ctx context.Context) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	c, err := loadCache(ctx, s.store)
+	c, err := loadCache(ctx, s.store, s.log)
 	if err != nil {
 		return err
 	}
@@ -174,7 +178,7 @@ func (c *cache) apply(ch *changes) {
 		c.subs.Store(&next)
 	}
 	if len(ch.assignments) > 0 || len(ch.roles) > 0 {
-		c.rbac.Store(c.rbac.Load().with(ch))
+		c.rbac.Store(c.rbac.Load().with(ch, c.log))
 	}
 }
 
@@ -201,7 +205,7 @@ func newCachedVault(v *Vault) *cachedVault {
 
 // with returns a new snapshot with ch applied. Only changed assignments are compiled, and
 // the role set is rebuilt only when custom roles change, so a write costs a map copy.
-func (r *rbacSnapshot) with(ch *changes) *rbacSnapshot {
+func (r *rbacSnapshot) with(ch *changes, log *slog.Logger) *rbacSnapshot {
 	next := &rbacSnapshot{
 		assignments: make(map[string]*RoleAssignment, len(r.assignments)+len(ch.assignments)),
 		compiled:    make(map[string]authz.Assignment, len(r.compiled)+len(ch.assignments)),
@@ -242,19 +246,34 @@ func (r *rbacSnapshot) with(ch *changes) *rbacSnapshot {
 				next.custom[k] = v
 			}
 		}
-		defs := authz.BuiltinRoles()
-		for _, cr := range next.custom {
-			defs = append(defs, cr.Definition)
-		}
-		roles, err := authz.NewRoleSet(defs...)
-		if err != nil {
-			// Custom roles are validated against the built-ins and each other on write, so this
-			// cannot happen; fall back to the built-ins rather than to no roles at all.
-			roles, _ = authz.NewRoleSet(authz.BuiltinRoles()...)
-		}
-		next.roles = roles
+		next.roles = roleSet(next.custom, log)
 	}
 	return next
+}
+
+// roleSet builds the built-in roles plus the custom ones. Writes validate custom roles
+// against the whole set, so they always fit together; should stored roles still clash (a
+// database written before that check), the clashing roles are left out, in key order, and
+// logged — never all custom roles at once.
+func roleSet(custom map[string]*CustomRole, log *slog.Logger) *authz.RoleSet {
+	defs := authz.BuiltinRoles()
+	for _, cr := range custom {
+		defs = append(defs, cr.Definition)
+	}
+	if roles, err := authz.NewRoleSet(defs...); err == nil {
+		return roles
+	}
+	defs = authz.BuiltinRoles()
+	for _, k := range slices.Sorted(maps.Keys(custom)) {
+		cr := custom[k]
+		if _, err := authz.NewRoleSet(append(defs, cr.Definition)...); err != nil {
+			log.Error("custom role left out: it clashes with another role", "role", cr.Definition.RoleName, "id", cr.Definition.ID, "err", err)
+			continue
+		}
+		defs = append(defs, cr.Definition)
+	}
+	roles, _ := authz.NewRoleSet(defs...) // every definition was just checked to fit
+	return roles
 }
 
 func (c *cache) vault(name string) (*cachedVault, bool) {

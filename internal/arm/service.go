@@ -99,7 +99,7 @@ func New(ctx context.Context, store storage.Backend, dir Directory, cfg Config) 
 		cfg.MaxRoleAssignments = DefaultMaxRoleAssignments
 	}
 	s := &Service{store: store, dir: dir, cfg: cfg, log: cfg.Logger, now: cfg.Now}
-	c, err := loadCache(ctx, store)
+	c, err := loadCache(ctx, store, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
