@@ -56,6 +56,13 @@ func (r *secretRef) flags(withVersion, withID bool) func(f *pflag.FlagSet) {
 
 // resolveSecret returns the vault client and the secret's name and version.
 func (a *app) resolveSecret(r secretRef, needName bool) (client.Vault, string, string, error) {
+	return a.resolveSecretOf(r, needName, "secrets")
+}
+
+// resolveSecretOf is resolveSecret for ids of kind "secrets" (a secret) or
+// "deletedsecrets" (a soft-deleted one): an --id of the other kind is refused rather than
+// read as the same name.
+func (a *app) resolveSecretOf(r secretRef, needName bool, kind string) (client.Vault, string, string, error) {
 	c, err := a.signedIn()
 	if err != nil {
 		return client.Vault{}, "", "", err
@@ -67,6 +74,9 @@ func (a *app) resolveSecret(r secretRef, needName bool) (client.Vault, string, s
 		id, err := parseSecretID(r.id)
 		if err != nil {
 			return client.Vault{}, "", "", err
+		}
+		if id.kind != kind {
+			return client.Vault{}, "", "", usageErrorf("usage error: --id must be the id of a %s (https://VAULT/%s/NAME), not %s", map[string]string{"secrets": "secret", "deletedsecrets": "deleted secret"}[kind], kind, r.id)
 		}
 		v, err := c.VaultAt(id.vault)
 		return v, id.name, id.version, err
@@ -205,8 +215,12 @@ type secretShape struct {
 // answer in az's shape.
 func (a *app) secretOp(l leaf, withVersion bool, method string, path func(name, version string) string, shape secretShape) *cobra.Command {
 	var ref secretRef
+	kind := "secrets"
+	if strings.HasPrefix(path("", ""), "/deletedsecrets/") {
+		kind = "deletedsecrets"
+	}
 	l.run = func(ctx context.Context, cmd *cobra.Command) (any, error) {
-		v, name, version, err := a.resolveSecret(ref, true)
+		v, name, version, err := a.resolveSecretOf(ref, true, kind)
 		if err != nil {
 			return nil, err
 		}
