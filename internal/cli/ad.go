@@ -182,6 +182,15 @@ func (a *app) adList(collection string) func(ctx context.Context, filters []stri
 	}
 }
 
+// refuseShowMine fails --show-mine: Keystage's Graph lists no owned objects, and listing
+// everything instead would silently ignore the flag.
+func refuseShowMine(cmd *cobra.Command) error {
+	if mine, _ := cmd.Flags().GetBool("show-mine"); mine {
+		return usageErrorf("usage error: --show-mine is not supported by Keystage; filter with --display-name, --filter or --query")
+	}
+	return nil
+}
+
 func (a *app) adAppList() *cobra.Command {
 	var displayName, appID, uri, filter string
 	return a.command(leaf{
@@ -191,6 +200,9 @@ func (a *app) adAppList() *cobra.Command {
 			return tableColumns(v, []string{"DisplayName", "displayName"}, []string{"Id", "id"}, []string{"AppId", "appId"}, []string{"CreatedDateTime", "createdDateTime"})
 		},
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			if err := refuseShowMine(cmd); err != nil {
+				return nil, err
+			}
 			var fs []string
 			if displayName != "" {
 				fs = append(fs, "startswith(displayName,"+odataQuote(displayName)+")")
@@ -209,7 +221,7 @@ func (a *app) adAppList() *cobra.Command {
 		f.StringVar(&uri, "identifier-uri", "", "Identifier URI")
 		f.StringVar(&filter, "filter", "", "OData filter, e.g. \"displayName eq 'app'\"")
 		f.Bool("all", false, "List all entities (Keystage always does)")
-		f.Bool("show-mine", false, "Accepted for az compatibility; lists every application")
+		f.Bool("show-mine", false, "Not supported by Keystage (fails)")
 	})
 }
 
@@ -437,6 +449,9 @@ func (a *app) adSPList() *cobra.Command {
 			return tableColumns(v, []string{"DisplayName", "displayName"}, []string{"Id", "id"}, []string{"AppId", "appId"}, []string{"CreatedDateTime", "createdDateTime"})
 		},
 		run: func(ctx context.Context, cmd *cobra.Command) (any, error) {
+			if err := refuseShowMine(cmd); err != nil {
+				return nil, err
+			}
 			var fs []string
 			if displayName != "" {
 				fs = append(fs, "startswith(displayName,"+odataQuote(displayName)+")")
@@ -452,7 +467,7 @@ func (a *app) adSPList() *cobra.Command {
 		f.StringVar(&spn, "spn", "", "Service principal name (app id)")
 		f.StringVar(&filter, "filter", "", "OData filter")
 		f.Bool("all", false, "List all entities (Keystage always does)")
-		f.Bool("show-mine", false, "Accepted for az compatibility; lists every service principal")
+		f.Bool("show-mine", false, "Not supported by Keystage (fails)")
 	})
 }
 
