@@ -84,8 +84,9 @@ func lookupFold(m map[string]string, name string) (string, bool) {
 	return "", false
 }
 
-// mergeCapabilities merges system and user capabilities, user ones winning.
-func mergeCapabilities(system, user map[string]string) map[string]string {
+// MergeCapabilities merges an agent's system and user capabilities, user ones winning
+// (names compared case-insensitively), as demands see them.
+func MergeCapabilities(system, user map[string]string) map[string]string {
 	out := make(map[string]string, len(system)+len(user))
 	for k, v := range system {
 		out[k] = v

@@ -62,9 +62,9 @@ func TestSatisfied(t *testing.T) {
 			t.Errorf("%s: Satisfied = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	merged := mergeCapabilities(map[string]string{"OS": "a", "x": "1"}, map[string]string{"os": "b"})
+	merged := MergeCapabilities(map[string]string{"OS": "a", "x": "1"}, map[string]string{"os": "b"})
 	if diff := cmp.Diff(map[string]string{"os": "b", "x": "1"}, merged); diff != "" {
-		t.Errorf("mergeCapabilities (-want +got):\n%s", diff)
+		t.Errorf("MergeCapabilities (-want +got):\n%s", diff)
 	}
 }
 

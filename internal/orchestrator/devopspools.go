@@ -66,7 +66,7 @@ func (d DevOpsPools) ResolvePool(ctx context.Context, p Project, ref PoolRef) (Q
 
 func agentInfo(a devops.Agent, poolName string) AgentInfo {
 	return AgentInfo{ID: a.ID, PoolID: a.PoolID, PoolName: poolName, Name: a.Name, Enabled: a.Enabled,
-		Capabilities: mergeCapabilities(a.SystemCapabilities, a.UserCapabilities)}
+		Capabilities: MergeCapabilities(a.SystemCapabilities, a.UserCapabilities)}
 }
 
 // Agents implements Pools.

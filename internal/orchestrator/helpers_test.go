@@ -79,13 +79,13 @@ func (f *fakePools) RegisterAgent(ctx context.Context, orgID string, poolID int,
 	defer f.mu.Unlock()
 	for _, a := range f.agents {
 		if a.PoolID == poolID && strings.EqualFold(a.Name, reg.Name) {
-			a.Capabilities = mergeCapabilities(reg.SystemCapabilities, reg.UserCapabilities)
+			a.Capabilities = MergeCapabilities(reg.SystemCapabilities, reg.UserCapabilities)
 			return *a, nil
 		}
 	}
 	f.nextID++
 	a := &AgentInfo{ID: f.nextID, PoolID: poolID, PoolName: fmt.Sprint(poolID), Name: reg.Name, Enabled: true,
-		Capabilities: mergeCapabilities(reg.SystemCapabilities, reg.UserCapabilities)}
+		Capabilities: MergeCapabilities(reg.SystemCapabilities, reg.UserCapabilities)}
 	f.agents[a.ID] = a
 	return *a, nil
 }

@@ -295,6 +295,13 @@ func TestPoolsAndQueues(t *testing.T) {
 		if none, _ := ta.GetAgents(ctx, taskagent.GetAgentsArgs{PoolId: &hosted.ID, Demands: &[]string{"Agent.OS -equals Windows_NT"}}); len(*none) != 0 {
 			t.Errorf("demand filter kept %d agents", len(*none))
 		}
+		if linux, err := ta.GetAgents(ctx, taskagent.GetAgentsArgs{PoolId: &hosted.ID, Demands: &[]string{"agent.os -equals linux"}}); err != nil || len(*linux) != 1 {
+			t.Errorf("case-insensitive demand: %v agents, %v", linux, err)
+		}
+		// An operator the dispatcher does not know is an error, not an empty list.
+		if _, err := ta.GetAgents(ctx, taskagent.GetAgentsArgs{PoolId: &hosted.ID, Demands: &[]string{"Agent.Version -gtVersion 2.0"}}); err == nil {
+			t.Error("an unsupported demand operator was accepted")
+		}
 		one, err := ta.GetAgent(ctx, taskagent.GetAgentArgs{PoolId: &hosted.ID, AgentId: &a.ID})
 		if err != nil || *one.Name != "agent-1" || one.SystemCapabilities != nil {
 			t.Fatalf("GetAgent = %+v, %v", one, err)

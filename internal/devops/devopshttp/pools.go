@@ -9,6 +9,7 @@ import (
 
 	"github.com/keystage/keystage/internal/devops"
 	"github.com/keystage/keystage/internal/fault"
+	"github.com/keystage/keystage/internal/orchestrator"
 )
 
 // The distributed task area: agent pools, the agents in them and projects' queues. Agents
@@ -223,39 +224,22 @@ func (h *Handler) getAgents(rq *Request) error {
 	if err != nil {
 		return err
 	}
-	demands := rq.QueryList("demands")
+	demands, err := orchestrator.ParseDemands(rq.QueryList("demands"))
+	if err != nil {
+		return devops.BadRequest("%s", err.Error())
+	}
 	name := rq.Query("agentName")
 	out := []agentJSON{}
 	for _, a := range agents {
-		if name != "" && !strings.EqualFold(name, a.Name) || !meetsDemands(a, demands) {
+		if name != "" && !strings.EqualFold(name, a.Name) {
+			continue
+		}
+		if ok, _ := orchestrator.Satisfied(demands, orchestrator.MergeCapabilities(a.SystemCapabilities, a.UserCapabilities)); !ok {
 			continue
 		}
 		out = append(out, rq.agent(a, caps))
 	}
 	return rq.OK(newCollection(out))
-}
-
-// meetsDemands applies the two demand forms: "capability" (exists) and
-// "capability -equals value", both case-insensitive.
-func meetsDemands(a devops.Agent, demands []string) bool {
-	lookup := func(name string) (string, bool) {
-		for _, caps := range []map[string]string{a.UserCapabilities, a.SystemCapabilities} {
-			for k, v := range caps {
-				if strings.EqualFold(k, name) {
-					return v, true
-				}
-			}
-		}
-		return "", false
-	}
-	for _, d := range demands {
-		name, value, equals := strings.Cut(d, " -equals ")
-		v, ok := lookup(strings.TrimSpace(name))
-		if !ok || equals && !strings.EqualFold(v, strings.TrimSpace(value)) {
-			return false
-		}
-	}
-	return true
 }
 
 func (h *Handler) deleteAgent(rq *Request) error {
